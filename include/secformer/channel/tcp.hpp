@@ -1,0 +1,539 @@
+// secformer/channel/tcp.hpp: a byte channel over TCP (standalone Asio). The only header of the
+// library that includes Asio; it is not part of the umbrella header.
+//
+// Wire format: every message is one frame, an 8-byte little-endian payload length followed by the
+// payload. A length above TcpOptions::max_frame_bytes (or above the caller's limit) is rejected
+// before any allocation.
+//
+// Each channel owns a private asio::io_context and drives it from the calling thread only: send,
+// recv and exchange start asynchronous operations and run the context until they finish or the
+// operation's deadline (TcpOptions::timeout) passes. exchange() sends and receives at the same time,
+// so two parties exchanging large messages never deadlock. TCP_NODELAY is on by default.
+//
+// Errors: every failure (timeout, peer disconnect, malformed or oversized frame, a frame whose size
+// differs from the receive buffer) throws secformer::channel_error and closes the channel; the
+// stream cannot be resynchronised, so every later call throws too. Messages name sizes, addresses
+// and causes only, never payload bytes. A channel is used by one thread at a time.
+#pragma once
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+#include <asio.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "channel.hpp"
+
+namespace secformer {
+
+/// Settings of a TCP channel and of a listener.
+struct TcpOptions {
+  /// Deadline of each blocking operation (send, recv, recv_message, exchange), measured from its start.
+  std::chrono::milliseconds timeout = default_channel_timeout;
+  /// Deadline for establishing the connection (connect keeps retrying until then; accept waits until then).
+  std::chrono::milliseconds connect_timeout = default_channel_timeout;
+  /// Largest payload accepted from the peer; a larger length prefix is rejected before allocating.
+  std::uint64_t max_frame_bytes = std::uint64_t{1} << 30;
+  /// Address a listener binds to.
+  std::string bind_address = "127.0.0.1";
+  /// Disable Nagle's algorithm (small-message latency).
+  bool no_delay = true;
+  /// SO_SNDBUF and SO_RCVBUF when positive; the operating system's default otherwise.
+  int socket_buffer_bytes = 0;
+};
+
+namespace detail::tcp {
+
+inline constexpr std::size_t header_bytes = 8;
+inline constexpr std::size_t max_io_chunk = std::size_t{1} << 28;  // bytes handed to one system call
+using clock = std::chrono::steady_clock;
+
+inline void put_le64(std::byte* p, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xffu);
+}
+inline std::uint64_t get_le64(const std::byte* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= std::uint64_t(std::to_integer<unsigned>(p[i])) << (8 * i);
+  return v;
+}
+
+inline bool is_disconnect(const asio::error_code& ec) noexcept {
+  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::connection_aborted || ec == asio::error::not_connected || ec == asio::error::shut_down;
+}
+
+inline std::string ms(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
+
+/// Why an operation failed. The first failure wins; the socket is closed at once so that the other
+/// half of an exchange stops too.
+struct Failure {
+  enum Kind { none, timeout, disconnected, io, oversized, mismatch } kind = none;
+  bool while_sending = false;
+  asio::error_code ec;
+  std::uint64_t announced = 0;  // frame length announced by the peer (oversized, mismatch)
+  std::uint64_t limit = 0;      // the limit or the expected size
+};
+
+inline void fail(asio::ip::tcp::socket& sock, Failure& f, Failure::Kind k, bool sending, asio::error_code ec = {}) {
+  if (f.kind == Failure::none) {
+    f.kind = k;
+    f.while_sending = sending;
+    f.ec = ec;
+  }
+  asio::error_code ignored;
+  sock.close(ignored);
+}
+
+/// Writes one frame (header and payload gathered into the same system calls).
+class FrameWriter {
+ public:
+  FrameWriter(asio::ip::tcp::socket& s, std::span<const std::byte> payload, Failure& f) : sock_(s), payload_(payload), f_(f) {
+    put_le64(header_.data(), payload.size());
+  }
+  FrameWriter(const FrameWriter&) = delete;
+  FrameWriter& operator=(const FrameWriter&) = delete;
+
+  void start() {
+    std::array<asio::const_buffer, 2> bufs;
+    if (done_ < header_bytes) {
+      bufs[0] = asio::const_buffer(header_.data() + done_, header_bytes - done_);
+      bufs[1] = asio::const_buffer(payload_.data(), std::min(payload_.size(), max_io_chunk));
+    } else {
+      const std::size_t off = done_ - header_bytes;
+      bufs[0] = asio::const_buffer(payload_.data() + off, std::min(payload_.size() - off, max_io_chunk));
+    }
+    sock_.async_write_some(bufs, [this](const asio::error_code& ec, std::size_t n) { on_write(ec, n); });
+  }
+  bool finished() const noexcept { return finished_; }
+  bool complete() const noexcept { return done_ == total(); }
+  std::size_t total() const noexcept { return header_bytes + payload_.size(); }
+  std::size_t transferred() const noexcept { return done_; }
+
+ private:
+  void on_write(const asio::error_code& ec, std::size_t n) {
+    done_ += n;
+    if (ec) {
+      finished_ = true;
+      if (ec == asio::error::operation_aborted) fail(sock_, f_, Failure::io, true, ec);  // no-op if a cause is known
+      else fail(sock_, f_, is_disconnect(ec) ? Failure::disconnected : Failure::io, true, ec);
+      return;
+    }
+    if (done_ == total()) { finished_ = true; return; }
+    start();
+  }
+
+  asio::ip::tcp::socket& sock_;
+  std::span<const std::byte> payload_;
+  Failure& f_;
+  std::array<std::byte, header_bytes> header_{};
+  std::size_t done_ = 0;
+  bool finished_ = false;
+};
+
+/// Reads one frame, either into a caller's buffer of the expected size (header and payload
+/// scattered by the same system calls) or into a vector allocated once the length is known and checked.
+class FrameReader {
+ public:
+  /// Fixed-size mode: the frame must hold exactly target.size() bytes.
+  FrameReader(asio::ip::tcp::socket& s, std::span<std::byte> target, std::uint64_t max_frame, Failure& f)
+      : sock_(s), target_(target), vec_(nullptr), limit_(max_frame), f_(f) {}
+  /// Vector mode: any length up to limit.
+  FrameReader(asio::ip::tcp::socket& s, std::vector<std::byte>& out, std::uint64_t limit, Failure& f)
+      : sock_(s), vec_(&out), limit_(limit), f_(f) {}
+  FrameReader(const FrameReader&) = delete;
+  FrameReader& operator=(const FrameReader&) = delete;
+
+  void start() {
+    std::array<asio::mutable_buffer, 2> bufs;
+    if (got_ < header_bytes) {
+      bufs[0] = asio::mutable_buffer(header_.data() + got_, header_bytes - got_);
+      if (!vec_) bufs[1] = asio::mutable_buffer(target_.data(), std::min(target_.size(), max_io_chunk));
+    } else {
+      const std::size_t off = got_ - header_bytes;
+      bufs[0] = asio::mutable_buffer(target_.data() + off, std::min<std::size_t>(len_ - off, max_io_chunk));
+    }
+    sock_.async_read_some(bufs, [this](const asio::error_code& ec, std::size_t n) { on_read(ec, n); });
+  }
+  bool finished() const noexcept { return finished_; }
+  bool complete() const noexcept { return have_len_ && got_ == header_bytes + len_; }
+  std::size_t transferred() const noexcept { return got_; }
+  bool has_length() const noexcept { return have_len_; }
+  std::uint64_t length() const noexcept { return len_; }
+
+ private:
+  void on_read(const asio::error_code& ec, std::size_t n) {
+    got_ += n;
+    if (!have_len_ && got_ >= header_bytes && !check_header()) { finished_ = true; return; }
+    if (ec) {
+      finished_ = true;
+      if (ec == asio::error::operation_aborted) fail(sock_, f_, Failure::io, false, ec);
+      else fail(sock_, f_, is_disconnect(ec) ? Failure::disconnected : Failure::io, false, ec);
+      return;
+    }
+    if (complete()) { finished_ = true; return; }
+    start();
+  }
+
+  bool check_header() {
+    len_ = get_le64(header_.data());
+    have_len_ = true;
+    if (len_ > limit_) {
+      if (f_.kind == Failure::none) { f_.announced = len_; f_.limit = limit_; }
+      fail(sock_, f_, Failure::oversized, false);
+      return false;
+    }
+    if (!vec_ && len_ != target_.size()) {
+      if (f_.kind == Failure::none) { f_.announced = len_; f_.limit = target_.size(); }
+      fail(sock_, f_, Failure::mismatch, false);
+      return false;
+    }
+    if (vec_) {
+      vec_->resize(static_cast<std::size_t>(len_));  // bounded by limit_
+      target_ = std::span<std::byte>(vec_->data(), vec_->size());
+    }
+    return true;
+  }
+
+  asio::ip::tcp::socket& sock_;
+  std::span<std::byte> target_;
+  std::vector<std::byte>* vec_;
+  std::uint64_t limit_;
+  Failure& f_;
+  std::array<std::byte, header_bytes> header_{};
+  std::size_t got_ = 0;
+  std::uint64_t len_ = 0;
+  bool have_len_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace detail::tcp
+
+class TcpListener;
+
+/// One party's end of a TCP connection to its peer. Move-only; the destructor closes the socket.
+class TcpChannel {
+ public:
+  using Options = TcpOptions;
+
+  /// Connects to host:port, retrying (every 20 ms) until options.connect_timeout passes, so the
+  /// peer may start listening later. Throws channel_error when no connection could be made.
+  static TcpChannel connect(const std::string& host, std::uint16_t port, Options options = {});
+  /// Listens on options.bind_address:port and accepts one connection (waits up to options.connect_timeout).
+  static TcpChannel accept(std::uint16_t port, Options options = {});
+
+  TcpChannel(TcpChannel&&) noexcept = default;
+  TcpChannel& operator=(TcpChannel&&) noexcept = default;
+  TcpChannel(const TcpChannel&) = delete;
+  TcpChannel& operator=(const TcpChannel&) = delete;
+  ~TcpChannel() { close(); }
+
+  /// Sends one message. Returns once it is handed to the kernel, which may be before the peer reads
+  /// it; two parties that both send large messages before receiving should use exchange().
+  void send(std::span<const std::byte> msg) {
+    State& st = open_state("send");
+    detail::tcp::Failure f;
+    detail::tcp::FrameWriter w(st.sock, msg, f);
+    w.start();
+    drive(st, [&] { return w.finished(); }, f);
+    if (f.kind != detail::tcp::Failure::none)
+      throw_failure(st, f, "while sending a message of " + std::to_string(msg.size()) + " bytes (sent " +
+                               std::to_string(w.transferred()) + " of " + std::to_string(w.total()) + " frame bytes)");
+    st.sent += msg.size();
+  }
+
+  /// Receives one message, which must hold exactly out.size() bytes.
+  void recv(std::span<std::byte> out) {
+    State& st = open_state("recv");
+    detail::tcp::Failure f;
+    detail::tcp::FrameReader r(st.sock, out, st.opt.max_frame_bytes, f);
+    r.start();
+    drive(st, [&] { return r.finished(); }, f);
+    if (f.kind != detail::tcp::Failure::none) throw_failure(st, f, "while " + receiving(r, out.size()));
+    st.received += out.size();
+  }
+
+  /// Receives one message of any size up to min(max_bytes, options.max_frame_bytes).
+  std::vector<std::byte> recv_message(std::size_t max_bytes) {
+    State& st = open_state("recv_message");
+    std::vector<std::byte> msg;
+    detail::tcp::Failure f;
+    detail::tcp::FrameReader r(st.sock, msg, std::min<std::uint64_t>(max_bytes, st.opt.max_frame_bytes), f);
+    r.start();
+    drive(st, [&] { return r.finished(); }, f);
+    if (f.kind != detail::tcp::Failure::none) throw_failure(st, f, "while " + receiving(r, 0));
+    st.received += msg.size();
+    return msg;
+  }
+
+  /// Sends `out` and receives a message of exactly in.size() bytes, both at the same time.
+  void exchange(std::span<const std::byte> out, std::span<std::byte> in) {
+    State& st = open_state("exchange");
+    detail::tcp::Failure f;
+    detail::tcp::FrameWriter w(st.sock, out, f);
+    detail::tcp::FrameReader r(st.sock, in, st.opt.max_frame_bytes, f);
+    w.start();
+    r.start();
+    drive(st, [&] { return w.finished() && r.finished(); }, f);
+    if (f.kind != detail::tcp::Failure::none)
+      throw_failure(st, f, "during an exchange (sent " + std::to_string(w.transferred()) + " of " + std::to_string(w.total()) +
+                               " frame bytes; " + receiving(r, in.size()) + ")");
+    st.sent += out.size();
+    st.received += in.size();
+  }
+
+  /// Closes the connection. Idempotent; later operations throw channel_error.
+  void close() noexcept {
+    if (!st_) return;
+    asio::error_code ignored;
+    st_->sock.close(ignored);
+  }
+
+  bool is_open() const noexcept { return st_ && st_->sock.is_open(); }
+  void set_timeout(std::chrono::milliseconds t) noexcept { if (st_) st_->opt.timeout = t; }
+  std::chrono::milliseconds timeout() const noexcept { return st_ ? st_->opt.timeout : default_channel_timeout; }
+  /// Payload bytes sent and received by completed operations (frame headers not included).
+  std::uint64_t bytes_sent() const noexcept { return st_ ? st_->sent : 0; }
+  std::uint64_t bytes_received() const noexcept { return st_ ? st_->received : 0; }
+
+ private:
+  friend class TcpListener;
+
+  struct State {
+    explicit State(Options o) : opt(std::move(o)) {}
+    asio::io_context ioc{1};
+    asio::ip::tcp::socket sock{ioc};
+    Options opt;
+    std::uint64_t sent = 0;
+    std::uint64_t received = 0;
+  };
+
+  explicit TcpChannel(std::unique_ptr<State> st) : st_(std::move(st)) {}
+
+  static void configure(State& st) {
+    asio::error_code ec;
+    if (st.opt.no_delay) st.sock.set_option(asio::ip::tcp::no_delay(true), ec);
+    if (st.opt.socket_buffer_bytes > 0) {
+      st.sock.set_option(asio::socket_base::send_buffer_size(st.opt.socket_buffer_bytes), ec);
+      st.sock.set_option(asio::socket_base::receive_buffer_size(st.opt.socket_buffer_bytes), ec);
+    }
+  }
+
+  State& open_state(const char* op) {
+    if (!st_ || !st_->sock.is_open())
+      throw channel_error(std::string("secformer: ") + op + " on a closed TCP channel (closed by close() or by an earlier error)");
+    return *st_;
+  }
+
+  /// Runs the channel's io_context until done() or the operation deadline. On timeout or on an
+  /// exception the socket is closed and the aborted handlers are drained before returning.
+  template <class Done>
+  static void drive(State& st, Done done, detail::tcp::Failure& f) {
+    const auto deadline = detail::tcp::clock::now() + st.opt.timeout;
+    st.ioc.restart();
+    try {
+      while (!done()) {
+        if (st.ioc.run_one_until(deadline) == 0 && !done()) {
+          detail::tcp::fail(st.sock, f, detail::tcp::Failure::timeout, false);
+          break;
+        }
+      }
+    } catch (...) {
+      drain(st);
+      throw;
+    }
+    if (!done()) drain(st);
+  }
+
+  static void drain(State& st) noexcept {
+    asio::error_code ignored;
+    st.sock.close(ignored);
+    try {
+      st.ioc.restart();
+      st.ioc.run();
+    } catch (...) {
+    }
+  }
+
+  static std::string receiving(const detail::tcp::FrameReader& r, std::size_t expected) {
+    std::string s = "receiving a message";
+    if (expected) s += " of " + std::to_string(expected) + " bytes";
+    if (r.has_length() && r.length() <= (std::uint64_t{1} << 62))
+      s += " (got " + std::to_string(r.transferred()) + " of " + std::to_string(detail::tcp::header_bytes + r.length()) +
+           " frame bytes)";
+    else
+      s += " (got " + std::to_string(r.transferred()) + " bytes)";
+    return s;
+  }
+
+  [[noreturn]] static void throw_failure(State& st, const detail::tcp::Failure& f, const std::string& what) {
+    asio::error_code ignored;
+    st.sock.close(ignored);
+    using K = detail::tcp::Failure;
+    switch (f.kind) {
+      case K::timeout:
+        throw channel_error("secformer: timed out after " + detail::tcp::ms(st.opt.timeout) + " " + what +
+                            "; the channel is closed");
+      case K::disconnected:
+        throw channel_error("secformer: peer disconnected while " + what + " (" + f.ec.message() + ")");
+      case K::oversized:
+        throw channel_error("secformer: oversized frame: the peer announced " + std::to_string(f.announced) +
+                            " bytes, the limit is " + std::to_string(f.limit) + " bytes; the channel is closed");
+      case K::mismatch:
+        throw channel_error("secformer: expected a message of " + std::to_string(f.limit) + " bytes, got a frame of " +
+                            std::to_string(f.announced) + " bytes; the channel is closed");
+      default:
+        throw channel_error("secformer: TCP error " + what + ": " + f.ec.message());
+    }
+  }
+
+  std::unique_ptr<State> st_;
+};
+
+static_assert(byte_channel<TcpChannel>);
+
+/// A listening socket. Bind to port 0 to let the system choose a free port, read it with port(),
+/// then accept() connections (each waits up to options.connect_timeout).
+class TcpListener {
+ public:
+  explicit TcpListener(std::uint16_t port = 0, TcpOptions options = {}) : st_(std::make_unique<State>(std::move(options))) {
+    asio::error_code ec;
+    const auto addr = asio::ip::make_address(st_->opt.bind_address, ec);
+    if (ec) throw channel_error("secformer: invalid bind address '" + st_->opt.bind_address + "': " + ec.message());
+    const asio::ip::tcp::endpoint ep(addr, port);
+    auto& a = st_->acceptor;
+    if (!a.open(ep.protocol(), ec) && !a.set_option(asio::socket_base::reuse_address(true), ec) && !a.bind(ep, ec) &&
+        !a.listen(asio::socket_base::max_listen_connections, ec))
+      return;
+    throw channel_error("secformer: cannot listen on " + st_->opt.bind_address + ":" + std::to_string(port) + ": " +
+                        ec.message());
+  }
+  TcpListener(TcpListener&&) noexcept = default;
+  TcpListener& operator=(TcpListener&&) noexcept = default;
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+  ~TcpListener() { close(); }
+
+  /// The port actually bound (useful after binding port 0).
+  std::uint16_t port() const {
+    asio::error_code ec;
+    auto ep = st_ ? st_->acceptor.local_endpoint(ec) : asio::ip::tcp::endpoint{};
+    if (!st_ || ec) throw channel_error("secformer: the TCP listener is closed");
+    return ep.port();
+  }
+
+  /// Waits for one connection (up to options.connect_timeout); the channel inherits this listener's options.
+  TcpChannel accept() {
+    if (!st_ || !st_->acceptor.is_open()) throw channel_error("secformer: accept on a closed TCP listener");
+    const std::uint16_t p = port();
+    auto ch = std::make_unique<TcpChannel::State>(st_->opt);
+    asio::error_code result;
+    bool done = false;
+    st_->acceptor.async_accept(ch->sock, [&](const asio::error_code& ec) { result = ec; done = true; });
+    const auto deadline = detail::tcp::clock::now() + st_->opt.connect_timeout;
+    st_->ioc.restart();
+    while (!done && st_->ioc.run_one_until(deadline) != 0) {
+    }
+    if (!done) {
+      asio::error_code ignored;
+      st_->acceptor.cancel(ignored);
+      st_->ioc.restart();
+      st_->ioc.run();
+      if (!done || result == asio::error::operation_aborted)
+        throw channel_error("secformer: timed out after " + detail::tcp::ms(st_->opt.connect_timeout) +
+                            " waiting for a connection on " + st_->opt.bind_address + ":" + std::to_string(p));
+    }
+    if (result)
+      throw channel_error("secformer: accept on " + st_->opt.bind_address + ":" + std::to_string(p) +
+                          " failed: " + result.message());
+    TcpChannel::configure(*ch);
+    return TcpChannel(std::move(ch));
+  }
+
+  void close() noexcept {
+    if (!st_) return;
+    asio::error_code ignored;
+    st_->acceptor.close(ignored);
+  }
+
+ private:
+  struct State {
+    explicit State(TcpOptions o) : opt(std::move(o)) {}
+    asio::io_context ioc{1};
+    asio::ip::tcp::acceptor acceptor{ioc};
+    TcpOptions opt;
+  };
+  std::unique_ptr<State> st_;
+};
+
+inline TcpChannel TcpChannel::accept(std::uint16_t port, Options options) {
+  TcpListener listener(port, std::move(options));
+  return listener.accept();
+}
+
+inline TcpChannel TcpChannel::connect(const std::string& host, std::uint16_t port, Options options) {
+  auto st = std::make_unique<State>(std::move(options));
+  const std::string where = host + ":" + std::to_string(port);
+  const auto limit = st->opt.connect_timeout;
+  const auto deadline = detail::tcp::clock::now() + limit;
+
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  asio::error_code ec;
+  const auto addr = asio::ip::make_address(host, ec);
+  if (!ec) {
+    endpoints.emplace_back(addr, port);
+  } else {
+    asio::ip::tcp::resolver resolver(st->ioc);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) throw channel_error("secformer: cannot resolve host '" + host + "': " + ec.message());
+    for (const auto& e : results) endpoints.push_back(e.endpoint());
+    if (endpoints.empty()) throw channel_error("secformer: host '" + host + "' has no addresses");
+  }
+
+  asio::error_code last = asio::error::timed_out;
+  constexpr auto retry_interval = std::chrono::milliseconds(20);
+  for (;;) {
+    for (const auto& ep : endpoints) {
+      asio::error_code ignored;
+      st->sock.close(ignored);
+      bool done = false;
+      asio::error_code result;
+      st->sock.async_connect(ep, [&](const asio::error_code& e) { result = e; done = true; });
+      st->ioc.restart();
+      while (!done && st->ioc.run_one_until(deadline) != 0) {
+      }
+      if (!done) {
+        st->sock.close(ignored);
+        st->ioc.restart();
+        st->ioc.run();
+        if (!result || result == asio::error::operation_aborted) result = last;
+        throw channel_error("secformer: could not connect to " + where + " within " + detail::tcp::ms(limit) +
+                            " (last error: " + result.message() + ")");
+      }
+      if (!result) {
+        configure(*st);
+        return TcpChannel(std::move(st));
+      }
+      last = result;
+    }
+    if (detail::tcp::clock::now() + retry_interval >= deadline) {
+      asio::error_code ignored;
+      st->sock.close(ignored);
+      throw channel_error("secformer: could not connect to " + where + " within " + detail::tcp::ms(limit) +
+                          " (last error: " + last.message() + ")");
+    }
+    std::this_thread::sleep_for(retry_interval);
+  }
+}
+
+}  // namespace secformer

@@ -1,0 +1,54 @@
+// secformer/config.hpp: version, assertions, error types and feature switches.
+// The top layer: includes only the standard library.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#define SECFORMER_VERSION_MAJOR 0
+#define SECFORMER_VERSION_MINOR 1
+#define SECFORMER_VERSION_PATCH 0
+#define SECFORMER_VERSION_STRING "0.1.0"
+
+// Range checks of approximations (values outside a protocol's documented input range) run in debug
+// builds and in the plaintext simulation; define SECFORMER_CHECK_RANGES=1 to force them everywhere.
+#ifndef SECFORMER_CHECK_RANGES
+#ifdef NDEBUG
+#define SECFORMER_CHECK_RANGES 0
+#else
+#define SECFORMER_CHECK_RANGES 1
+#endif
+#endif
+
+namespace secformer {
+
+/// Base of every error the library throws. Messages never contain secret values.
+struct error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+/// A precondition on public data failed (shapes, parties, encodings, ranges).
+struct usage_error : error {
+  using error::error;
+};
+/// The peer or the dealer disconnected, timed out or sent a malformed message.
+struct channel_error : error {
+  using error::error;
+};
+/// A value lies outside the documented input range of an approximation (debug and simulation only).
+struct range_error : error {
+  using error::error;
+};
+
+namespace detail {
+[[noreturn]] inline void assertion_failed(const char* expr, const char* file, int line, const std::string& msg) {
+  throw usage_error(std::string("secformer: ") + msg + " (" + expr + ") at " + file + ":" + std::to_string(line));
+}
+}  // namespace detail
+
+}  // namespace secformer
+
+/// Checks a precondition on public data; throws secformer::usage_error with a message when it fails.
+#define SECFORMER_ASSERT(cond, msg)                                                                   \
+  do {                                                                                                \
+    if (!(cond)) ::secformer::detail::assertion_failed(#cond, __FILE__, __LINE__, (msg));             \
+  } while (false)

@@ -1,0 +1,221 @@
+// secformer/context.hpp: Context<Party, Channel, Dealer, Suite>, everything one party needs to run
+// protocols: its channel to the peer, its dealer client, a PRG shared with the peer (for input
+// sharing without communication), and the cost statistics. No globals: every protocol takes a ctx.
+//
+//   input(party<I>, x)      0 rounds, 0 bytes: owner's share = enc(x) - r, other's = r (r from the
+//                           pairwise PRG, uniform over the ring)
+//   reveal(x)               1 round, n words each way
+//   reveal_to(party<I>, x)  1 round, n words from the other party to I
+//   open_many(x, y, ...)    1 round for all of them
+//
+// Solo (the plaintext simulation) runs the same code with a peer whose shares are zero and no
+// communication, but counts the rounds and bytes a real party would spend.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "channel/channel.hpp"
+#include "core/fixed_point.hpp"
+#include "core/party.hpp"
+#include "core/ring.hpp"
+#include "core/share.hpp"
+#include "dealer/dealer.hpp"
+#include "dealer/prg.hpp"
+
+namespace secformer {
+
+/// A minimal configuration: encoding and ring. Protocol suites (protocols/suite.hpp) extend it.
+template <class Encoding = Fixed<16>, class Ring = Z2k<64>>
+struct Basic {
+  using encoding = Encoding;
+  using ring = Ring;
+};
+
+/// The simulation's "channel": nothing is sent; what would be received is zero.
+struct NullChannel {
+  void send(std::span<const std::byte>) {}
+  void recv(std::span<std::byte> in) { std::memset(in.data(), 0, in.size()); }
+  void exchange(std::span<const std::byte>, std::span<std::byte> in) { recv(in); }
+  std::vector<std::byte> recv_message(std::size_t) { return {}; }
+  void close() {}
+};
+
+template <party_tag P, byte_channel Channel, class DealerT, class Suite = Basic<>>
+class Context {
+ public:
+  using party_type = P;
+  using suite = Suite;
+  using ring = typename Suite::ring;
+  using encoding = typename Suite::encoding;
+  using word_type = typename ring::word_type;
+  using channel_type = Channel;
+  using dealer_type = DealerT;
+  template <class T = encoding> using shared = Shared<T, ring, P>;
+  static constexpr int id = P::id;
+  static constexpr bool is_solo = P::is_solo;
+
+  /// Connects to the peer: party 0 sends the pairwise PRG key (setup, not counted as online).
+  Context(Channel& peer, DealerT dealer, Seed own = Seed::from_os()) : peer_(&peer), dealer_(std::move(dealer)), pair_(pair_key(peer, own), 0) {}
+
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // ---------------------------------------------------------------- input and output
+  /// Secret-shares x, held by party I (the other party passes any tensor of the same shape, or the
+  /// shape itself through input_shape). 0 rounds.
+  template <class T = encoding, int I>
+  shared<T> input(Party<I>, const xt::xarray<double>& x) {
+    if constexpr (id == I || is_solo) return input_words<T>(Party<I>{}, encode<T, ring>(x));
+    else return input_words<T>(Party<I>{}, xt::xarray<word_type>(x.shape()));
+  }
+  template <class T = encoding, int I>
+  shared<T> input_shape(Party<I>, const std::vector<std::size_t>& shape) {
+    static_assert(I != P::id || P::is_solo, "secformer: the owner of an input must pass its values");
+    return input_words<T>(Party<I>{}, xt::xarray<word_type>(shape));
+  }
+  /// Input of already encoded ring words.
+  template <class T = encoding, int I>
+  shared<T> input_words(Party<I>, xt::xarray<word_type> words) {
+    if constexpr (is_solo) return shared<T>(std::move(words));
+    xt::xarray<word_type> r(words.shape());
+    pair_.fill(std::span<word_type>(r.data(), r.size()));
+    if constexpr (id == I) return shared<T>(xt::xarray<word_type>(words - r));
+    else return shared<T>(std::move(r));
+  }
+
+  /// Opens a share to both parties as ring words. 1 round.
+  template <class S>
+  xt::xarray<word_type> open(const S& x) {
+    auto [w] = open_many(x);
+    return w;
+  }
+
+  /// Opens several shares in one round; returns their ring words in order.
+  template <shared_tensor... S>
+  std::tuple<typename S::container_type...> open_many(const S&... xs) {
+    const std::size_t total = (xs.size() + ...);
+    std::vector<word_type> mine(total), theirs(total);
+    std::size_t at = 0;
+    ((std::copy(xs.share().begin(), xs.share().end(), mine.begin() + static_cast<std::ptrdiff_t>(at)), at += xs.size()), ...);
+    exchange_words(std::span<const word_type>(mine), std::span<word_type>(theirs));
+    at = 0;
+    auto one = [&](const auto& x) {
+      typename std::remove_cvref_t<decltype(x)>::container_type out(x.shape());
+      for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<word_type>(mine[at + i] + theirs[at + i]);
+      at += x.size();
+      return out;
+    };
+    return std::tuple<typename S::container_type...>{one(xs)...};
+  }
+
+  /// Reveals to both parties, decoded. 1 round.
+  template <class T, class C>
+  xt::xarray<double> reveal(const Shared<T, ring, P, C>& x) {
+    return decode<T, ring>(open(x));
+  }
+
+  /// Reveals to party I only (the other party gets nullopt). 1 round, n words from the other party.
+  template <int I, class T, class C>
+  std::optional<xt::xarray<double>> reveal_to(Party<I>, const Shared<T, ring, P, C>& x) {
+    const std::size_t n = x.size();
+    if constexpr (is_solo) {
+      count(1, n * sizeof(word_type) * (I == 0 ? 0 : 1), n * sizeof(word_type) * (I == 0 ? 1 : 0));
+      return decode<T, ring>(x.share());
+    } else if constexpr (id == I) {
+      xt::xarray<word_type> theirs(x.shape());
+      peer_->recv(std::as_writable_bytes(std::span<word_type>(theirs.data(), n)));
+      count(1, 0, n * sizeof(word_type));
+      return decode<T, ring>(xt::xarray<word_type>(x.share() + theirs));
+    } else {
+      peer_->send(std::as_bytes(std::span<const word_type>(x.share().data(), n)));
+      count(1, n * sizeof(word_type), 0);
+      return std::nullopt;
+    }
+  }
+
+  // ---------------------------------------------------------------- communication primitives
+  /// Sends `mine` and receives the peer's words of the same count: one round.
+  template <class W>
+  void exchange_words(std::span<const W> mine, std::span<W> theirs) {
+    SECFORMER_ASSERT(mine.size() == theirs.size(), "exchange of buffers of different sizes");
+    peer_->exchange(std::as_bytes(mine), std::as_writable_bytes(theirs));
+    count(1, mine.size_bytes(), theirs.size_bytes());
+  }
+
+  /// Records the cost of a round that the simulation shortcuts (Solo only).
+  void count_round(std::uint64_t bytes_sent, std::uint64_t bytes_received) { count(1, bytes_sent, bytes_received); }
+
+  /// Dealer material of a kind: this party's shares (randoms, then derived parts).
+  template <class Kind, class W = word_type>
+  material::Parts<W> material(const material::Params& params) {
+    Cost c;
+    auto parts = dealer_.template get<Kind, W>(params, c);
+    stats_.add(tags_, c);
+    return parts;
+  }
+
+  /// A new handle for dealer state (weight masks); both parties allocate them in the same order.
+  std::uint64_t new_handle() noexcept { return next_handle_++; }
+
+  /// The PRG both parties share (same stream on both sides; hidden from everyone else).
+  Prg& pair_prg() noexcept { return pair_; }
+
+  // ---------------------------------------------------------------- statistics
+  class ScopeGuard {
+   public:
+    ScopeGuard(Context& c, std::string tag) : c_(&c) { c_->tags_.push_back(std::move(tag)); }
+    ScopeGuard(const ScopeGuard&) = delete;
+    ~ScopeGuard() { c_->tags_.pop_back(); }
+   private:
+    Context* c_;
+  };
+  /// Counts everything until the guard ends under `tag` too.
+  [[nodiscard]] ScopeGuard scope(std::string tag) { return ScopeGuard(*this, std::move(tag)); }
+  const Stats& stats() const noexcept { return stats_; }
+  Stats& stats() noexcept { return stats_; }
+
+  /// Ends the session with the dealer (party 1 tells it to stop).
+  void finish() { dealer_.finish(); }
+
+  Channel& channel() noexcept { return *peer_; }
+  DealerT& dealer() noexcept { return dealer_; }
+
+ private:
+  void count(std::uint64_t rounds, std::uint64_t sent, std::uint64_t received) {
+    Cost c;
+    c.rounds = rounds;
+    c.bytes_sent = sent;
+    c.bytes_received = received;
+    stats_.add(tags_, c);
+  }
+  static Seed pair_key(Channel& peer, const Seed& own) {
+    if constexpr (is_solo) return own;
+    Seed k;
+    if constexpr (id == 0) {
+      k = own.derive("pairwise key", 0);
+      peer.send(std::as_bytes(std::span(k.bytes)));
+    } else {
+      peer.recv(std::as_writable_bytes(std::span(k.bytes)));
+    }
+    return k;
+  }
+
+  Channel* peer_;
+  DealerT dealer_;
+  Prg pair_;
+  Stats stats_;
+  std::vector<std::string> tags_;
+  std::uint64_t next_handle_ = 0;
+};
+
+}  // namespace secformer

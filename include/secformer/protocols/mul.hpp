@@ -1,0 +1,141 @@
+// secformer/protocols/mul.hpp: element-wise multiplication and squaring of shares (Beaver).
+//
+// mul_raw(x, y): dealer triple (a, b, c = ab); open e = x - a and f = y - b together;
+//   z = [i = 0] e f + e b + a f + c. 1 round, 2 words per element each way; dealer: 1 word per
+//   element to party 1. Exact in the ring; the result carries the doubled scale (Scaled<E, 2F>).
+// square_raw(x): dealer pair (a, a^2); open e = x - a; z = [i = 0] e^2 + 2 e a + a^2.
+//   1 round, 1 word per element each way; dealer: 1 word per element.
+// mul(x, y) and square(x) truncate afterwards with the encoding's policy (see trunc.hpp).
+// Several independent products in one round: mul_many.
+#pragma once
+
+#include <tuple>
+#include <vector>
+
+#include "../context.hpp"
+#include "../core/share.hpp"
+#include "trunc.hpp"
+
+namespace secformer {
+
+namespace detail {
+template <class S>
+std::vector<std::size_t> shape_of(const S& x) { return {x.shape().begin(), x.shape().end()}; }
+
+template <class S>
+void require_same_shape(const S& x, const S& y, const char* what) {
+  SECFORMER_ASSERT(x.shape() == y.shape(), std::string(what) + " of shares with different shapes");
+}
+}  // namespace detail
+
+/// Opens a runtime-sized list of shares in one round.
+template <class T, class Ring, class P, class C, class Ctx>
+std::vector<C> open_vector(const std::vector<Shared<T, Ring, P, C>>& xs, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  std::size_t total = 0;
+  for (auto& x : xs) total += x.size();
+  std::vector<W> mine(total), theirs(total);
+  std::size_t at = 0;
+  for (auto& x : xs) { std::copy(x.share().begin(), x.share().end(), mine.begin() + static_cast<std::ptrdiff_t>(at)); at += x.size(); }
+  ctx.exchange_words(std::span<const W>(mine), std::span<W>(theirs));
+  std::vector<C> out;
+  at = 0;
+  for (auto& x : xs) {
+    C o(x.shape());
+    for (std::size_t i = 0; i < x.size(); ++i) o.data()[i] = static_cast<W>(mine[at + i] + theirs[at + i]);
+    at += x.size();
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+/// Raw product (doubled scale). 1 round.
+template <class T, class Ring, class P, class C, class Ctx>
+Shared<product_t<T>, Ring, P, C> mul_raw(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  using Out = Shared<product_t<T>, Ring, P, C>;
+  detail::require_same_shape(x, y, "mul");
+  auto g = ctx.scope("mul");
+  if constexpr (P::is_solo) {
+    ctx.count_round(2 * x.size() * sizeof(W), 2 * x.size() * sizeof(W));
+    return Out(C(x.share() * y.share()));
+  } else {
+    auto m = ctx.template material<material::Triple, W>(material::Params{}.shape(detail::shape_of(x)));
+    auto [e, f] = ctx.open_many(Shared<T, Ring, P, C>(C(x.share() - m[0])), Shared<T, Ring, P, C>(C(y.share() - m[1])));
+    C z = e * m[1] + m[0] * f + m[2];
+    if constexpr (P::id == 0) z += e * f;
+    return Out(std::move(z));
+  }
+}
+
+/// Raw square (doubled scale). 1 round.
+template <class T, class Ring, class P, class C, class Ctx>
+Shared<product_t<T>, Ring, P, C> square_raw(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  using Out = Shared<product_t<T>, Ring, P, C>;
+  auto g = ctx.scope("square");
+  if constexpr (P::is_solo) {
+    ctx.count_round(x.size() * sizeof(W), x.size() * sizeof(W));
+    return Out(C(x.share() * x.share()));
+  } else {
+    auto m = ctx.template material<material::SquarePair, W>(material::Params{}.shape(detail::shape_of(x)));
+    auto e = ctx.open(Shared<T, Ring, P, C>(C(x.share() - m[0])));
+    C z = W(2) * e * m[0] + m[1];
+    if constexpr (P::id == 0) z += e * e;
+    return Out(std::move(z));
+  }
+}
+
+/// Product of an integer share (a bit, a count) with a share of any encoding: the result keeps x's
+/// encoding and needs no truncation. 1 round, 2 words per element each way; dealer: 1 word.
+template <class T, class Ring, class P, class C, class Ctx>
+  requires(!std::is_same_v<T, Int>)
+Shared<T, Ring, P, C> mul(const Shared<Int, Ring, P, C>& b, const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+  return mul_raw(b, x.template reinterpret<Int>(), ctx).template reinterpret<T>();
+}
+
+template <class T, class Ring, class P, class C, class Ctx>
+Shared<T, Ring, P, C> mul(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
+  return truncate(mul_raw(x, y, ctx), ctx);
+}
+
+template <class T, class Ring, class P, class C, class Ctx>
+Shared<T, Ring, P, C> square(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+  return truncate(square_raw(x, ctx), ctx);
+}
+
+/// Several independent raw products in one round: pairs (x_i, y_i) of possibly different shapes.
+template <class T, class Ring, class P, class C, class Ctx>
+std::vector<Shared<product_t<T>, Ring, P, C>> mul_many_raw(const std::vector<std::pair<Shared<T, Ring, P, C>, Shared<T, Ring, P, C>>>& xy, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  using S = Shared<T, Ring, P, C>;
+  auto g = ctx.scope("mul");
+  std::vector<Shared<product_t<T>, Ring, P, C>> out;
+  if constexpr (P::is_solo) {
+    std::size_t n = 0;
+    for (auto& [x, y] : xy) { detail::require_same_shape(x, y, "mul"); n += x.size(); out.emplace_back(C(x.share() * y.share())); }
+    ctx.count_round(2 * n * sizeof(W), 2 * n * sizeof(W));
+    return out;
+  } else {
+    std::vector<material::Parts<W>> mats;
+    std::vector<S> masked;
+    for (auto& [x, y] : xy) {
+      detail::require_same_shape(x, y, "mul");
+      mats.push_back(ctx.template material<material::Triple, W>(material::Params{}.shape(detail::shape_of(x))));
+      masked.emplace_back(C(x.share() - mats.back()[0]));
+      masked.emplace_back(C(y.share() - mats.back()[1]));
+    }
+    auto opened = open_vector(masked, ctx);
+    for (std::size_t i = 0; i < xy.size(); ++i) {
+      const auto& e = opened[2 * i];
+      const auto& f = opened[2 * i + 1];
+      auto& m = mats[i];
+      C z = e * m[1] + m[0] * f + m[2];
+      if constexpr (P::id == 0) z += e * f;
+      out.emplace_back(std::move(z));
+    }
+    return out;
+  }
+}
+
+}  // namespace secformer

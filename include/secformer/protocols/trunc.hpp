@@ -1,0 +1,89 @@
+// secformer/protocols/trunc.hpp: truncation of a Scaled<E, S> value back to E (divides by 2^(S-F)).
+//
+// trunc::Local (SecureML): party 0 shifts its share arithmetically, party 1 negates, shifts and
+//   negates back. 0 rounds, 0 bytes, no dealer material. Error: +-1 LSB; with probability about
+//   |x| 2^S / 2^(l-1) per element (x the real value) the result is off by about 2^(l-S) instead.
+// trunc::Dealer: y = x + 2^(l-2) is in [0, 2^(l-1)) when |x| 2^S < 2^(l-2); the parties open
+//   c = y + r with r uniform over the ring (perfectly hiding), and with the dealer's shares of
+//   (r mod 2^(l-1)) >> f and msb(r) they get y >> f = (c' >> f) - (r' >> f) + 2^(l-1-f) (msb(c) xor
+//   msb(r)) exactly up to the floor's borrow. 1 round, 1 word per element each way; dealer: 2 words
+//   per element to party 1. Error: -1..0 LSB, never more, in Z2k<32> as in Z2k<64>.
+#pragma once
+
+#include <type_traits>
+
+#include <xtensor/xarray.hpp>
+
+#include "../context.hpp"
+#include "../core/share.hpp"
+
+namespace secformer {
+
+/// Shifts by `shift` bits with the policy Policy; the encoding of the result is chosen by the caller.
+template <class Out, class Policy, class T, class Ring, class P, class C, class Ctx>
+Shared<Out, Ring, P, C> truncate_by(const Shared<T, Ring, P, C>& x, unsigned shift, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  using S = typename Ring::signed_type;
+  constexpr unsigned l = Ring::bits;
+  if (shift == 0) return Shared<Out, Ring, P, C>(x.share());
+  if constexpr (std::is_same_v<Policy, trunc::Local> || P::is_solo) {
+    if constexpr (P::is_solo && std::is_same_v<Policy, trunc::Dealer>) {
+      auto g = ctx.scope("trunc");
+      ctx.count_round(x.size() * sizeof(W), x.size() * sizeof(W));
+    }
+    C out(x.shape());
+    auto o = out.data();
+    const W* in = x.share().data();
+    const std::size_t n = x.size();
+    if constexpr (P::id == 0) {
+      for (std::size_t i = 0; i < n; ++i) o[i] = static_cast<W>(static_cast<S>(in[i]) >> shift);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) o[i] = static_cast<W>(-(static_cast<S>(W(0) - in[i]) >> shift));
+    }
+    return Shared<Out, Ring, P, C>(std::move(out));
+  } else {
+    static_assert(std::is_same_v<Policy, trunc::Dealer>, "secformer: unknown truncation policy");
+    auto g = ctx.scope("trunc");
+    std::vector<std::size_t> shape(x.shape().begin(), x.shape().end());
+    auto m = ctx.template material<material::TruncPair, W>(material::Params{}.shape(shape).value(shift));
+    const W offset = W(1) << (l - 2);
+    C masked = x.share() + m[0];
+    if constexpr (P::id == 0) masked += offset;
+    auto c = ctx.open(Shared<T, Ring, P, C>(std::move(masked)));
+    const W low = (W(1) << (l - 1)) - 1;
+    const W hi = W(1) << (l - 1 - shift);
+    const W off_shifted = W(1) << (l - 2 - shift);
+    C out(x.shape());
+    const W* rq = m[1].data();
+    const W* rm = m[2].data();
+    const W* cw = c.data();
+    W* o = out.data();
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const W cm = cw[i] >> (l - 1);
+      // b = cm xor rm = cm + rm (1 - 2 cm); party 0 adds the public cm.
+      W b = static_cast<W>(rm[i] * (W(1) - W(2) * cm));
+      W v = static_cast<W>(hi * b - rq[i]);
+      if constexpr (P::id == 0) v = static_cast<W>(v + hi * cm + ((cw[i] & low) >> shift) - off_shifted);
+      o[i] = v;
+    }
+    return Shared<Out, Ring, P, C>(std::move(out));
+  }
+}
+
+/// Truncates a raw product (Scaled<E, S>) back to E with E's truncation policy.
+template <class E, unsigned S, class Ring, class P, class C, class Ctx>
+Shared<E, Ring, P, C> truncate(const Shared<Scaled<E, S>, Ring, P, C>& x, Ctx& ctx) {
+  static_assert(S > E::frac_bits, "secformer: nothing to truncate");
+  return truncate_by<E, typename E::trunc_policy>(x, S - E::frac_bits, ctx);
+}
+/// Int products need no truncation.
+template <class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> truncate(const Shared<Int, Ring, P, C>& x, Ctx&) { return x; }
+
+/// Divides by the public power of two 2^k in the same encoding (value / 2^k, error +-1 LSB).
+template <class T, class Ring, class P, class C, class Ctx>
+Shared<T, Ring, P, C> div_pow2(const Shared<T, Ring, P, C>& x, unsigned k, Ctx& ctx) {
+  return truncate_by<T, typename T::trunc_policy>(x, k, ctx);
+}
+
+}  // namespace secformer

@@ -1,0 +1,103 @@
+// secformer/run.hpp: running a program in one process.
+//   run_two_party(seed, f)  three threads (dealer, party 0, party 1) over in-memory channels; f is
+//                           called as f(ctx) once per party with that party's Context type. The first
+//                           error of any role is rethrown after every role has stopped; the others
+//                           stop promptly because a failing role closes its channels.
+//   run_solo(seed, f)       the plaintext fixed-point simulation: f(ctx) once with a Solo context.
+// A seed makes runs reproducible (tests); without one, keys come from the operating system.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "channel/memory.hpp"
+#include "context.hpp"
+#include "dealer/dealer.hpp"
+
+namespace secformer {
+
+template <party_tag P, class Suite = Basic<>>
+using MemoryContext = Context<P, MemoryChannel, DealerClient<P, MemoryChannel>, Suite>;
+template <class Suite = Basic<>>
+using SoloContext = Context<Solo, NullChannel, SoloDealer, Suite>;
+
+struct RunOptions {
+  std::optional<std::uint64_t> seed;                            ///< test seed; nullopt: OS entropy
+  std::chrono::milliseconds timeout = default_channel_timeout;  ///< how long a role waits for another
+};
+
+namespace detail {
+struct FirstError {
+  std::mutex m;
+  std::exception_ptr first;
+  void set(std::exception_ptr e) {
+    std::lock_guard g(m);
+    if (!first) first = e;
+  }
+};
+inline Seed seed_for(const RunOptions& o, std::uint64_t role) {
+  return o.seed ? Seed::from_test_seed(*o.seed).derive("role", role) : Seed::from_os();
+}
+}  // namespace detail
+
+/// Runs f(ctx) for both parties, with a dealer, in one process. Returns both parties' statistics.
+template <class Suite = Basic<>, class F>
+std::array<Stats, 2> run_two_party(const RunOptions& opt, F&& f) {
+  auto [p0, p1] = MemoryChannel::make_pair(opt.timeout);
+  auto [d0, p0d] = MemoryChannel::make_pair(opt.timeout);
+  auto [d1, p1d] = MemoryChannel::make_pair(opt.timeout);
+  detail::FirstError err;
+  std::array<Stats, 2> stats;
+  auto party_main = [&]<int I>(Party<I>, MemoryChannel& peer, MemoryChannel& dealer_ch) {
+    try {
+      MemoryContext<Party<I>, Suite> ctx(peer, DealerClient<Party<I>, MemoryChannel>(dealer_ch), detail::seed_for(opt, I));
+      f(ctx);
+      ctx.finish();
+      stats[I] = ctx.stats();
+    } catch (...) {
+      err.set(std::current_exception());
+      peer.close();
+      dealer_ch.close();
+    }
+  };
+  std::thread dealer([&] {
+    try {
+      BasicDealer<> d(detail::seed_for(opt, 2));
+      d.serve(d0, d1);
+    } catch (...) {
+      err.set(std::current_exception());
+      d0.close();
+      d1.close();
+    }
+  });
+  std::thread t1([&] { party_main(Party<1>{}, p1, p1d); });
+  party_main(Party<0>{}, p0, p0d);
+  t1.join();
+  dealer.join();
+  if (err.first) std::rethrow_exception(err.first);
+  return stats;
+}
+
+template <class Suite = Basic<>, class F>
+std::array<Stats, 2> run_two_party(std::uint64_t seed, F&& f) {
+  return run_two_party<Suite>(RunOptions{seed}, std::forward<F>(f));
+}
+
+/// Runs f(ctx) once in the plaintext fixed-point simulation. Returns the statistics a party would have.
+template <class Suite = Basic<>, class F>
+Stats run_solo(const RunOptions& opt, F&& f) {
+  NullChannel none;
+  SoloContext<Suite> ctx(none, SoloDealer(detail::seed_for(opt, 3)), detail::seed_for(opt, 0));
+  f(ctx);
+  return ctx.stats();
+}
+template <class Suite = Basic<>, class F>
+Stats run_solo(std::uint64_t seed, F&& f) {
+  return run_solo<Suite>(RunOptions{seed}, std::forward<F>(f));
+}
+
+}  // namespace secformer
