@@ -21,7 +21,7 @@ namespace secformer {
 
 namespace trunc {
 /// SecureML local truncation: each party shifts its own share. 0 rounds, 0 bytes. Error +-1 LSB;
-/// fails (result off by about 2^(l-S)) with probability about |x| * 2^S / 2^(l-1) per element.
+/// fails (result off by about 2^(l-S)) with probability about |x| * 2^S / 2^l per element.
 struct Local {};
 /// Dealer-assisted truncation (open x + r once, correct by the mask's top bit): 1 round, one word
 /// per element each way, two dealer words per element; error +-1 LSB; exact in Z2k<32> too as long

@@ -175,13 +175,16 @@ Shared<T, Ring, P, C> concatenate(const std::vector<Shared<T, Ring, P, C>>& part
   }
   shape[axis] = total;
   C out(shape);
-  std::size_t at = 0;
-  for (const auto& p : parts) {
-    xt::xstrided_slice_vector sv(shape.size(), xt::all());
-    sv[axis] = xt::range(at, at + p.shape()[axis]);
-    xt::strided_view(out, sv) = p.share();
-    at += p.shape()[axis];
-  }
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < axis; ++d) outer *= shape[d];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+  auto* o = out.data();
+  for (std::size_t i = 0; i < outer; ++i)
+    for (const auto& p : parts) {
+      const std::size_t block = p.shape()[axis] * inner;
+      const auto* src = p.share().data() + i * block;
+      o = std::copy(src, src + block, o);
+    }
   return Shared<T, Ring, P, C>(std::move(out));
 }
 

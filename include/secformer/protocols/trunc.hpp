@@ -2,7 +2,7 @@
 //
 // trunc::Local (SecureML): party 0 shifts its share arithmetically, party 1 negates, shifts and
 //   negates back. 0 rounds, 0 bytes, no dealer material. Error: +-1 LSB; with probability about
-//   |x| 2^S / 2^(l-1) per element (x the real value) the result is off by about 2^(l-S) instead.
+//   |x| 2^S / 2^l per element (x the real value) the result is off by about 2^(l-S) instead.
 // trunc::Dealer: y = x + 2^(l-2) is in [0, 2^(l-1)) when |x| 2^S < 2^(l-2); the parties open
 //   c = y + r with r uniform over the ring (perfectly hiding), and with the dealer's shares of
 //   (r mod 2^(l-1)) >> f and msb(r) they get y >> f = (c' >> f) - (r' >> f) + 2^(l-1-f) (msb(c) xor
