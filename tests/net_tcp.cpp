@@ -101,7 +101,7 @@ TEST_CASE("tcp: small messages both ways, send/recv, recv_message, counters", "[
 
   // simultaneous small exchange
   std::vector<std::byte> in_a(7), in_b(13);
-  auto t = std::thread([&] { b.exchange(m2, in_b); });
+  auto t = std::thread([&, &b = b] { b.exchange(m2, in_b); });
   a.exchange(m1, in_a);
   t.join();
   CHECK(in_a == m2);
@@ -119,14 +119,14 @@ TEST_CASE("tcp: simultaneous exchange of 16 MiB each way does not deadlock", "[n
   const auto ma = pattern(n, 3), mb = pattern(n + 5, 4);  // different sizes each way
   std::vector<std::byte> in_a(n + 5), in_b(n);
   for (int round = 0; round < 3; ++round) {
-    auto t = std::thread([&] { b.exchange(mb, in_b); });
+    auto t = std::thread([&, &b = b] { b.exchange(mb, in_b); });
     a.exchange(ma, in_a);
     t.join();
     REQUIRE(in_a == mb);
     REQUIRE(in_b == ma);
   }
   // one direction: large send, then recv_message on the other side
-  auto t = std::thread([&] { a.send(ma); });
+  auto t = std::thread([&, &a = a] { a.send(ma); });
   auto got = b.recv_message(n);
   t.join();
   CHECK(got == ma);

@@ -2,6 +2,8 @@
 // included on its own: <secformer/channel/tcp.hpp>).
 #pragma once
 
+#include <xtensor/xio.hpp>  // printing of revealed tensors
+
 #include "config.hpp"
 #include "fwd.hpp"
 #include "core/ring.hpp"

@@ -412,9 +412,11 @@ class TcpListener {
     if (ec) throw channel_error("secformer: invalid bind address '" + st_->opt.bind_address + "': " + ec.message());
     const asio::ip::tcp::endpoint ep(addr, port);
     auto& a = st_->acceptor;
-    if (!a.open(ep.protocol(), ec) && !a.set_option(asio::socket_base::reuse_address(true), ec) && !a.bind(ep, ec) &&
-        !a.listen(asio::socket_base::max_listen_connections, ec))
-      return;
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) return;
     throw channel_error("secformer: cannot listen on " + st_->opt.bind_address + ":" + std::to_string(port) + ": " +
                         ec.message());
   }

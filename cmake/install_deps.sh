@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs secformer's build dependencies from Debian 12's packages when any is missing.
+set -euo pipefail
+packages=(g++ cmake make xtensor-dev xtl-dev libxsimd-dev libboost-dev libasio-dev catch2 libssl-dev libopenblas-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null

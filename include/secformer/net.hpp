@@ -1,0 +1,64 @@
+// secformer/net.hpp: running the three roles as separate processes (or machines) over TCP.
+//
+//   party 0  listens for party 1 on peer_port and connects to the dealer
+//   party 1  connects to party 0 and to the dealer
+//   dealer   listens on dealer_port for both parties (each says which party it is first)
+//
+// With the same test seed, a networked run computes exactly what run_two_party computes and counts
+// the same rounds and bytes. Without a seed, every key comes from the operating system.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "channel/tcp.hpp"
+#include "run.hpp"
+
+namespace secformer {
+
+struct NetConfig {
+  std::string peer_host = "127.0.0.1";    ///< where party 0 listens for party 1
+  std::uint16_t peer_port = 7400;
+  std::string dealer_host = "127.0.0.1";  ///< where the dealer listens
+  std::uint16_t dealer_port = 7401;
+  TcpOptions options{};                   ///< timeouts, frame limit, bind address of listeners
+  std::optional<std::uint64_t> seed;      ///< test seed (reproducible runs); nullopt: OS entropy
+};
+
+template <party_tag P, class Suite = Basic<>>
+using TcpContext = Context<P, TcpChannel, DealerClient<P, TcpChannel>, Suite>;
+
+/// Runs f(ctx) as party I over TCP and returns its statistics.
+template <class Suite = Basic<>, int I, class F>
+Stats run_party(Party<I>, const NetConfig& cfg, F&& f) {
+  const RunOptions ro{cfg.seed, cfg.options.timeout};
+  TcpChannel dealer_ch = TcpChannel::connect(cfg.dealer_host, cfg.dealer_port, cfg.options);
+  const std::byte hello[1] = {static_cast<std::byte>(I)};
+  dealer_ch.send(hello);
+  TcpChannel peer = I == 0 ? TcpChannel::accept(cfg.peer_port, cfg.options)
+                           : TcpChannel::connect(cfg.peer_host, cfg.peer_port, cfg.options);
+  TcpContext<Party<I>, Suite> ctx(peer, DealerClient<Party<I>, TcpChannel>(dealer_ch), detail::seed_for(ro, I));
+  f(ctx);
+  ctx.finish();
+  return ctx.stats();
+}
+
+/// Runs the dealer for one session (returns when party 1 ends it).
+inline void run_dealer(const NetConfig& cfg) {
+  const RunOptions ro{cfg.seed, cfg.options.timeout};
+  TcpListener listener(cfg.dealer_port, cfg.options);
+  std::optional<TcpChannel> ch[2];
+  for (int k = 0; k < 2; ++k) {
+    TcpChannel c = listener.accept();
+    std::byte hello[1];
+    c.recv(hello);
+    const int who = std::to_integer<int>(hello[0]);
+    if (who < 0 || who > 1 || ch[who]) throw channel_error("secformer: the dealer got an invalid party hello");
+    ch[who].emplace(std::move(c));
+  }
+  BasicDealer<> d(detail::seed_for(ro, 2));
+  d.serve(*ch[0], *ch[1]);
+}
+
+}  // namespace secformer
