@@ -143,3 +143,19 @@ TEST_CASE("a party process that dies mid-protocol stops the others with an error
   CHECK(wait_exit(dealer, std::chrono::seconds(10)) == 1);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
 }
+
+TEST_CASE("run_loopback (three threads over loopback TCP) equals run_two_party", "[net]") {
+  sf::test::TestData d(23);
+  const Program prog{d.uniform_array({32}, -3, 3), d.uniform_array({32}, -3, 3), d.uniform_array({32, 4}, -1, 1)};
+  xt::xarray<double> mem, tcp;
+  auto s_mem = sf::run_two_party(7, [&](auto& ctx) {
+    auto r = prog(ctx);
+    if (id_of<decltype(ctx)> == 0) mem = r;
+  });
+  auto s_tcp = sf::run_loopback(sf::RunOptions{7}, [&](auto& ctx) {
+    auto r = prog(ctx);
+    if (id_of<decltype(ctx)> == 0) tcp = r;
+  });
+  CHECK(bool(mem == tcp));
+  for (int i = 0; i < 2; ++i) CHECK(s_mem[i].total() == s_tcp[i].total());
+}

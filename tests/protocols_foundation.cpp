@@ -279,3 +279,46 @@ TEST_CASE("a failing party stops the other roles promptly with its own error", "
                                     }),
                   sf::channel_error);
 }
+
+TEST_CASE("preprocessing: a planned run fetches all dealer material offline", "[protocols][offline]") {
+  TestData d(14);
+  const auto x = d.uniform_array({4, 6}, -2, 2), w = d.uniform_array({6, 3}, -1, 1);
+  auto program = [&](auto& ctx) {
+    auto sx = ctx.input(sf::party<0>, x);
+    auto sw = sf::prepare_weight(ctx.input(sf::party<1>, w), ctx);
+    auto y = sf::mul(sf::matmul(sx, sw, ctx), sf::matmul(sx, sw, ctx), ctx);
+    return sf::square(y, ctx);
+  };
+  for (auto suite_dealer_trunc : {false, true}) {
+    auto run = [&]<class Suite>(Suite) {
+      const auto plan = sf::plan_material<Suite>(program);
+      CHECK(plan.size() == (suite_dealer_trunc ? 9u : 5u));  // mask, 2 fixed triples, triple, square (+ 4 truncations)
+      xt::xarray<double> planned, lazy;
+      auto st = sf::run_two_party<Suite>(15, [&](auto& ctx) {
+        ctx.preprocess(plan);
+        const auto offline = ctx.stats().total();
+        auto r = ctx.reveal(program(ctx));
+        const auto online = ctx.stats().total() - offline;
+        CHECK(online.dealer_bytes == 0);            // nothing fetched online
+        CHECK(ctx.dealer().pending() == 0);         // everything planned was used
+        if (id_of<decltype(ctx)> == 0) planned = r;
+      });
+      CHECK(st[1].total().dealer_bytes == st[1]["offline"].dealer_bytes);
+      sf::run_two_party<Suite>(15, [&](auto& ctx) {
+        auto r = ctx.reveal(program(ctx));
+        if (id_of<decltype(ctx)> == 0) lazy = r;
+      });
+      // The same keys give the same material whether fetched in advance or on demand.
+      CHECK(bool(planned == lazy));
+      // A program that deviates from its plan is a clear error.
+      CHECK_THROWS_WITH(sf::run_two_party<Suite>(15, [&](auto& ctx) {
+                          ctx.preprocess(plan);
+                          auto sx = ctx.input(sf::party<0>, x);
+                          (void)sf::square(sx, ctx);
+                        }),
+                        Catch::Contains("preprocessing plan"));
+    };
+    if (suite_dealer_trunc) run(Ring64D{});
+    else run(Ring64{});
+  }
+}

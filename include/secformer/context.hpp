@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,26 @@ struct Basic {
   using encoding = Encoding;
   using ring = Ring;
 };
+
+namespace detail {
+/// The policy a protocol call uses: the explicit one if given (not void), else the suite's member
+/// (Member<Suite>, when the suite has it), else Default.
+template <class Policy, class Suite, template <class> class Member, class Default, class = void>
+struct pick_policy {
+  using type = std::conditional_t<std::is_void_v<Policy>, Default, Policy>;
+};
+template <class Policy, class Suite, template <class> class Member, class Default>
+struct pick_policy<Policy, Suite, Member, Default, std::void_t<Member<Suite>>> {
+  using type = std::conditional_t<std::is_void_v<Policy>, Member<Suite>, Policy>;
+};
+template <class Policy, class Ctx, template <class> class Member, class Default>
+using pick_policy_t = typename pick_policy<Policy, typename std::remove_cvref_t<Ctx>::suite, Member, Default>::type;
+
+template <class S> using suite_gelu_t = typename S::gelu;
+template <class S> using suite_softmax_t = typename S::softmax;
+template <class S> using suite_layernorm_t = typename S::layernorm;
+template <class S> using suite_compare_t = typename S::compare;
+}  // namespace detail
 
 /// The simulation's "channel": nothing is sent; what would be received is zero.
 struct NullChannel {
@@ -162,6 +183,15 @@ class Context {
     auto parts = dealer_.template get<Kind, W>(params, c);
     stats_.add(tags_, c);
     return parts;
+  }
+
+  /// The offline phase: fetches all dealer material of a planned run (see plan_material) before the
+  /// online phase; its dealer bytes are counted under the tag "offline".
+  void preprocess(const MaterialPlan& plan) {
+    auto g = scope("offline");
+    Cost c;
+    dealer_.prefetch(plan, c);
+    stats_.add(tags_, c);
   }
 
   /// A new handle for dealer state (weight masks); both parties allocate them in the same order.

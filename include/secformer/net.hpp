@@ -8,9 +8,11 @@
 // the same rounds and bytes. Without a seed, every key comes from the operating system.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "channel/tcp.hpp"
 #include "run.hpp"
@@ -59,6 +61,57 @@ inline void run_dealer(const NetConfig& cfg) {
   }
   BasicDealer<> d(detail::seed_for(ro, 2));
   d.serve(*ch[0], *ch[1]);
+}
+
+/// Runs f(ctx) for both parties with a dealer as three threads of this process connected by real
+/// loopback TCP sockets (ports chosen by the system): what benchmarks use to include the network
+/// stack. Returns both parties' statistics; the first error of any role is rethrown.
+template <class Suite = Basic<>, class F>
+std::array<Stats, 2> run_loopback(const RunOptions& opt, F&& f) {
+  TcpOptions to;
+  to.timeout = opt.timeout;
+  to.connect_timeout = std::chrono::milliseconds(10000);
+  TcpListener peer_l(0, to), dealer_l(0, to);
+  const std::uint16_t peer_port = peer_l.port(), dealer_port = dealer_l.port();
+  detail::FirstError err;
+  std::array<Stats, 2> stats;
+  auto party_main = [&]<int I>(Party<I>) {
+    try {
+      TcpChannel dch = TcpChannel::connect("127.0.0.1", dealer_port, to);
+      const std::byte hello[1] = {static_cast<std::byte>(I)};
+      dch.send(hello);
+      TcpChannel peer = I == 0 ? peer_l.accept() : TcpChannel::connect("127.0.0.1", peer_port, to);
+      TcpContext<Party<I>, Suite> ctx(peer, DealerClient<Party<I>, TcpChannel>(dch), detail::seed_for(opt, I));
+      f(ctx);
+      ctx.finish();
+      stats[I] = ctx.stats();
+    } catch (...) {
+      err.set(std::current_exception());
+    }
+  };
+  std::thread dealer([&] {
+    try {
+      std::optional<TcpChannel> ch[2];
+      for (int k = 0; k < 2; ++k) {
+        TcpChannel c = dealer_l.accept();
+        std::byte hello[1];
+        c.recv(hello);
+        const int who = std::to_integer<int>(hello[0]);
+        if (who < 0 || who > 1 || ch[who]) throw channel_error("secformer: the dealer got an invalid party hello");
+        ch[who].emplace(std::move(c));
+      }
+      BasicDealer<> d(detail::seed_for(opt, 2));
+      d.serve(*ch[0], *ch[1]);
+    } catch (...) {
+      err.set(std::current_exception());
+    }
+  });
+  std::thread t1([&] { party_main(Party<1>{}); });
+  party_main(Party<0>{});
+  t1.join();
+  dealer.join();
+  if (err.first) std::rethrow_exception(err.first);
+  return stats;
 }
 
 }  // namespace secformer

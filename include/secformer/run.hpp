@@ -14,11 +14,29 @@
 #include <optional>
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "channel/memory.hpp"
 #include "context.hpp"
 #include "dealer/dealer.hpp"
 
 namespace secformer {
+
+/// Process-wide allocator setting for programs that move large tensors (benchmarks, servers): with
+/// glibc, freed large buffers stay mapped for reuse instead of being returned to the system and
+/// faulted in again on the next use (on small VMs the page faults can cost more than the protocol).
+/// Call it once from main; the library never calls it itself. Returns false where it does nothing.
+inline bool keep_large_buffers() noexcept {
+#if defined(__GLIBC__)
+  const bool a = mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 || mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+  const bool b = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+  return a && b;
+#else
+  return false;
+#endif
+}
 
 template <party_tag P, class Suite = Basic<>>
 using MemoryContext = Context<P, MemoryChannel, DealerClient<P, MemoryChannel>, Suite>;
@@ -95,6 +113,18 @@ Stats run_solo(const RunOptions& opt, F&& f) {
   f(ctx);
   return ctx.stats();
 }
+/// Dry run of f (a program that takes only a context): records, in order, the dealer material one
+/// run needs. The values computed on the way are meaningless (the material is zero). Give the plan to
+/// ctx.preprocess(plan) before running f for real: then the dealer works offline, before the
+/// online phase. Costs one plaintext pass of the program's local computation.
+template <class Suite = Basic<>, class F>
+MaterialPlan plan_material(F&& f) {
+  NullChannel none;
+  Context<Party<0>, NullChannel, RecordingDealer, Suite> ctx(none, RecordingDealer{}, Seed{});
+  f(ctx);
+  return ctx.dealer().take_plan();
+}
+
 template <class Suite = Basic<>, class F>
 Stats run_solo(std::uint64_t seed, F&& f) {
   return run_solo<Suite>(RunOptions{seed}, std::forward<F>(f));

@@ -14,13 +14,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <span>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "../channel/channel.hpp"
 #include "../core/party.hpp"
 #include "material.hpp"
+#include "fourier_material.hpp"
+#include "compare_material.hpp"
+#include "layernorm_material.hpp"
 #include "prg.hpp"
 
 namespace secformer {
@@ -53,7 +59,10 @@ class In {
 }  // namespace dealer_wire
 
 using DefaultKinds = material::KindList<material::Triple, material::SquarePair, material::MatTriple,
-                                        material::TruncPair, material::WeightMask, material::FixedMatTriple>;
+                                        material::TruncPair, material::WeightMask, material::FixedMatTriple,
+                                        material::FourierMask, material::FourierGeluMask,
+                                        material::MaskedCompareMaterial, material::CrypTenCompareMaterial,
+                                        material::RsqrtBracketMaterial, material::SquareColTriple>;
 
 /// The dealer role. serve() runs one session with the two parties and returns when party 1 ends it.
 template <class Kinds = DefaultKinds>
@@ -111,12 +120,30 @@ class BasicDealer {
 };
 using Dealer = BasicDealer<>;
 
+/// One piece of material as the dealer sees it: kind, word size and parameters.
+struct MaterialRequest {
+  std::uint32_t kind = 0;
+  std::uint32_t word_bits = 0;
+  std::vector<std::uint64_t> params;
+  friend bool operator==(const MaterialRequest&, const MaterialRequest&) = default;
+};
+/// Everything one run of a program asks of the dealer, in order (see plan_material in run.hpp).
+using MaterialPlan = std::vector<MaterialRequest>;
+
 /// A party's view of the dealer. Party 0 only reads its key from the channel; party 1 also asks
 /// for corrections. get() returns this party's shares of the randoms, then of the derived parts.
-template <party_tag P, byte_channel DC>
+/// prefetch(plan) is the offline phase: all material of a planned run is fetched (party 1: in a few
+/// large batches) and expanded before the online phase, whose get() calls then only check that they
+/// ask for what was planned, in order.
+template <party_tag P, byte_channel DC, class Kinds = DefaultKinds>
 class DealerClient {
   static_assert(!P::is_solo, "secformer: the simulation uses SoloDealer");
+  using Stored = std::variant<material::Parts<std::uint32_t>, material::Parts<std::uint64_t>>;
+
  public:
+  /// Answers of one batch are kept below this size (bytes), so that no frame gets too large.
+  static constexpr std::size_t max_batch_answer = std::size_t(64) << 20;
+
   explicit DealerClient(DC& ch) : ch_(&ch) {
     ch_->recv(std::as_writable_bytes(std::span(key_.bytes)));
   }
@@ -125,37 +152,70 @@ class DealerClient {
 
   template <class Kind, class W>
   material::Parts<W> get(const material::Params& params, Cost& cost) {
-    const auto lay = Kind::layout(params.words);
-    const std::uint64_t index = next_++;
     cost.dealer_requests += 1;
+    if (!ready_.empty()) {
+      auto& [req, parts] = ready_.front();
+      if (req.kind != Kind::id || req.word_bits != 8 * sizeof(W) || req.params != params.words)
+        throw usage_error("secformer: the online phase asked for dealer material (" + std::string(Kind::name) +
+                          ") that the preprocessing plan does not have at this point");
+      auto out = std::get<material::Parts<W>>(std::move(parts));
+      ready_.pop_front();
+      return out;
+    }
+    const std::uint64_t index = next_++;
+    const auto lay = Kind::layout(params.words);
     if constexpr (P::id == 0) {
       return material::expand_p0<W>(lay, key_, index);
     } else {
       std::vector<std::byte> req;
       dealer_wire::put32(req, dealer_wire::magic);
       dealer_wire::put32(req, 1);
-      dealer_wire::put64(req, index);
-      dealer_wire::put32(req, Kind::id);
-      dealer_wire::put32(req, 8 * sizeof(W));
-      dealer_wire::put32(req, static_cast<std::uint32_t>(params.words.size()));
-      for (auto w : params.words) dealer_wire::put64(req, w);
+      put_item(req, index, MaterialRequest{Kind::id, 8 * sizeof(W), params.words});
       ch_->send(req);
-      auto parts = material::expand_p1_randoms<W>(lay, key_, index);
-      std::size_t total = 0;
-      for (auto& s : lay.derived) total += material::elements(s);
-      auto msg = ch_->recv_message(total * sizeof(W));
-      if (msg.size() != total * sizeof(W)) throw channel_error("secformer: dealer answer of the wrong size");
+      auto msg = ch_->recv_message(derived_bytes(lay, sizeof(W)));
       cost.dealer_bytes += msg.size();
       std::size_t at = 0;
-      for (auto& s : lay.derived) {
-        xt::xarray<W> t(s);
-        std::memcpy(t.data(), msg.data() + at, t.size() * sizeof(W));
-        at += t.size() * sizeof(W);
-        parts.push_back(std::move(t));
-      }
-      return parts;
+      return assemble<W>(lay, index, msg, at);
     }
   }
+
+  /// The offline phase: fetches and expands all material of `plan`.
+  void prefetch(const MaterialPlan& plan, Cost& cost) {
+    std::size_t i = 0;
+    while (i < plan.size()) {
+      std::size_t j = i, answer = 0;
+      std::vector<std::byte> req;
+      dealer_wire::put32(req, dealer_wire::magic);
+      dealer_wire::put32(req, 0);  // count, patched below
+      for (; j < plan.size(); ++j) {
+        const std::size_t bytes = derived_bytes(layout_of(plan[j]), plan[j].word_bits / 8);
+        if (j > i && (answer + bytes > max_batch_answer || req.size() > dealer_wire::max_request_bytes / 2)) break;
+        answer += bytes;
+        put_item(req, next_ + (j - i), plan[j]);
+      }
+      const std::uint32_t count = static_cast<std::uint32_t>(j - i);
+      for (int b = 0; b < 4; ++b) req[4 + b] = static_cast<std::byte>(count >> (8 * b));
+      std::vector<std::byte> msg;
+      if constexpr (P::id == 1) {
+        ch_->send(req);
+        msg = ch_->recv_message(answer);
+        if (msg.size() != answer) throw channel_error("secformer: dealer answer of the wrong size");
+        cost.dealer_bytes += msg.size();
+      }
+      std::size_t at = 0;
+      for (std::size_t k = i; k < j; ++k) {
+        const std::uint64_t index = next_++;
+        const auto& r = plan[k];
+        const auto lay = layout_of(r);
+        if (r.word_bits == 64) ready_.emplace_back(r, make<std::uint64_t>(lay, index, msg, at));
+        else ready_.emplace_back(r, make<std::uint32_t>(lay, index, msg, at));
+      }
+      i = j;
+    }
+  }
+
+  /// Material fetched by prefetch and not used yet.
+  std::size_t pending() const noexcept { return ready_.size(); }
 
   /// Ends the dealer's session (party 1 only; party 0 has nothing to say).
   void finish() {
@@ -168,9 +228,69 @@ class DealerClient {
   }
 
  private:
+  static material::Layout layout_of(const MaterialRequest& r) {
+    material::Layout lay;
+    if (!material::dispatch(Kinds{}, r.kind, [&]<class K>() { lay = K::layout(r.params); }))
+      throw usage_error("secformer: a plan names unknown dealer material " + std::to_string(r.kind));
+    if (r.word_bits != 32 && r.word_bits != 64) throw usage_error("secformer: a plan names an unsupported ring");
+    return lay;
+  }
+  static std::size_t derived_bytes(const material::Layout& lay, std::size_t word) {
+    std::size_t total = 0;
+    for (auto& s : lay.derived) total += material::elements(s);
+    return total * word;
+  }
+  static void put_item(std::vector<std::byte>& req, std::uint64_t index, const MaterialRequest& r) {
+    dealer_wire::put64(req, index);
+    dealer_wire::put32(req, r.kind);
+    dealer_wire::put32(req, r.word_bits);
+    dealer_wire::put32(req, static_cast<std::uint32_t>(r.params.size()));
+    for (auto w : r.params) dealer_wire::put64(req, w);
+  }
+  template <class W>
+  material::Parts<W> make(const material::Layout& lay, std::uint64_t index, const std::vector<std::byte>& msg, std::size_t& at) {
+    if constexpr (P::id == 0) return material::expand_p0<W>(lay, key_, index);
+    else return assemble<W>(lay, index, msg, at);
+  }
+  /// Party 1: its randoms from its stream, its derived parts from the dealer's message.
+  template <class W>
+  material::Parts<W> assemble(const material::Layout& lay, std::uint64_t index, const std::vector<std::byte>& msg, std::size_t& at) {
+    auto parts = material::expand_p1_randoms<W>(lay, key_, index);
+    for (auto& s : lay.derived) {
+      xt::xarray<W> t(s);
+      const std::size_t bytes = t.size() * sizeof(W);
+      if (at + bytes > msg.size()) throw channel_error("secformer: dealer answer of the wrong size");
+      if (bytes) std::memcpy(t.data(), msg.data() + at, bytes);
+      at += bytes;
+      parts.push_back(std::move(t));
+    }
+    return parts;
+  }
+
   DC* ch_;
   Seed key_;
   std::uint64_t next_ = 0;
+  std::deque<std::pair<MaterialRequest, Stored>> ready_;
+};
+
+/// A dealer for dry runs: records what a program asks for and hands out zeros (plan_material).
+class RecordingDealer {
+ public:
+  template <class Kind, class W>
+  material::Parts<W> get(const material::Params& params, Cost& cost) {
+    cost.dealer_requests += 1;
+    plan_.push_back(MaterialRequest{Kind::id, 8 * sizeof(W), params.words});
+    const auto lay = Kind::layout(params.words);
+    auto parts = material::make_parts<W>(lay.randoms);
+    for (auto& s : lay.derived) parts.emplace_back(xt::zeros<W>(s));
+    for (auto& t : parts) t.fill(W(0));
+    return parts;
+  }
+  void finish() {}
+  const MaterialPlan& plan() const noexcept { return plan_; }
+  MaterialPlan take_plan() noexcept { return std::move(plan_); }
+ private:
+  MaterialPlan plan_;
 };
 
 /// The simulation's dealer: whole material from a local PRG (the peer's shares are zero).
@@ -182,6 +302,7 @@ class SoloDealer {
     cost.dealer_requests += 1;
     return material::deal_whole<Kind, W>(params.words, prg_, state_);
   }
+  void prefetch(const MaterialPlan&, Cost&) {}  // nothing to fetch: material is made on demand
   void finish() {}
  private:
   Prg prg_;

@@ -1,0 +1,624 @@
+// secformer/protocols/compare.hpp: comparison with zero (the sign bit), comparisons with public
+// constants and between shares, ReLU, select and max (protocols.md section 3).
+//
+// ltz(x) = [x < 0] as an arithmetic 0/1 share (Shared<Int, Ring, P>) of any encoding's share x
+// (x read as a signed ring element). Two policies; l = ring bits, n elements, B = ceil(n / l) blocks
+// of l elements (bit-sliced: one word holds one bit of l elements), w = l / 8 bytes per word.
+//
+// MaskedCompare<Bits = 0> (the default; edaBits/Rabbit family, bit-packed):
+//   x is reduced to L + 1 bits (L = l - 1 for Bits = 0, else L = Bits: x mod 2^(L+1) is x's
+//   (L+1)-bit two's complement when -2^L <= x < 2^L). The parties open c = x + r mod 2^(L+1) with r
+//   uniform (perfectly hiding; sent bit-packed, L + 1 bits per element), then
+//       [x < 0] = bit_L(c) xor bit_L(r) xor [c' < r'],   c' = c mod 2^L, r' = r mod 2^L.
+//   [c' < r'] is a log-depth (generate, equal) tree over the L bits against the dealer's xor-shared
+//   bits of r': level 0 combines groups of 4 bits locally (the dealer gives every product of r bits
+//   inside a group), then each tree level combines up to 4 nodes in one round (masked variables
+//   opened once; the dealer gives the products of their masks that the monomials need), until at
+//   most 2 nodes are left; the last round opens 1 or 3 masked bits and yields the arithmetic bit
+//   directly (a B2A with a dealer bit, or the top combine with arithmetic mask products).
+//                          rounds  bits sent/element (c, levels, last)  dealer B/element to party 1
+//     Z2k<64>, Bits = 0      4     64 + 31 + 7 + 1 = 103 (12.9 B)        53.9 (367 planes + 1 word)
+//     Z2k<64>, Bits = 31     3     32 + 15 + 3     =  50 (6.25 B)        77   (168 planes + 7 words)
+//     Z2k<64>, Bits = 16     3     17 + 7 + 1      =  25 (3.1 B)         18.4 (83 planes + 1 word)
+//     Z2k<32>, Bits = 0      3     32 + 15 + 3     =  50 (6.25 B)        49   (168 planes + 7 words)
+//   Party 0 receives nothing from the dealer (it expands its shares from its key). The dealer's
+//   fresh mask bits come from an AES-CTR stream keyed by a random component (16 bytes), so the
+//   parties expand only r and the derived shares. Measured on 128 x 3072 elements (Z2k<64>, two
+//   threads and the dealer on a loaded 2-core VM): 0.4 - 1.2 s, dominated by allocating and copying
+//   the dealer material (the protocol's own arithmetic takes a few tens of ms per party).
+//   Exact formulas: MaskedCompare<Bits>::online_rounds<Ring>, bytes_sent<Ring>(n) (=
+//   B w (L + 1 + tree planes + 1 or 3)), dealer_bytes<Ring>(n).
+//   Error: none; the result is exact for every x with -2^L <= x < 2^L (ring units), i.e. for every
+//   ring element when Bits = 0. Outside that range (Bits > 0 only) the result is bit L of x mod
+//   2^(L+1): wrong for about half of such x, deterministically, not with some probability. The
+//   simulation (Solo) throws range_error for such inputs; the two-party run cannot see them.
+//
+// CrypTenCompare (faithful to CrypTen, for parity with the paper's timings): A2B (party i's
+//   arithmetic share becomes a boolean-shared word, the other party holding 0), a Kogge-Stone adder
+//   over word-wide xor shares (the generate a & b: 1 round; log2(l) levels of G ^= P & (G << d),
+//   P &= P << d with word-wide dealer AND triples, the last level without its P product), the sign
+//   bit P_{l-1} ^ G_{l-2}, and a 1-bit B2A with a dealer bit (1 round, one word).
+//     Z2k<64>: 8 rounds, 25 words (200 B) per element; dealer 38 words (304 B) to party 1.
+//     Z2k<32>: 7 rounds, 21 words (84 B) per element;  dealer 32 words (128 B) to party 1.
+//   (CrypTen itself also computes the last level's unused P product: 2 more words per element.)
+//   Exact for every ring element.
+//
+// Derived functions (cmp = the policy's costs; all exact up to the documented input ranges):
+//   ltz_many(xs)             one run of the policy on all elements: cmp rounds, bytes of the total n
+//   less_than(x, c)          [x < c] = ltz(x - c), c encoded with x's encoding      cmp
+//   greater_equal(x, c)      1 - [x < c]                                             cmp
+//   greater_than(x, c)       [c < x] = ltz(c - x)                                    cmp
+//   less_equal(x, c)         1 - [c < x]                                             cmp
+//   less_than(x, y), greater_equal(x, y)  on x - y (its range must hold for x - y)   cmp
+//   relu(x)                  x [x >= 0]: cmp + 1 round, cmp bytes + 2 words/element (bit times x)
+//   select(b, x, y)          y + b (x - y) with b an Int 0/1 share: 1 round, 2 words/element
+//   max(x, axis)             tournament over the axis: ceil(log2 k) levels of (cmp + 1) rounds
+//                            for k entries; in total (k - 1) comparisons and products per row.
+// Relu, select and max add no error beyond the products' exactness (bit products need no
+// truncation). The default policy is chosen in one place: detail::compare_policy_t.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xstrided_view.hpp>
+
+#include "../context.hpp"
+#include "../core/share.hpp"
+#include "../dealer/compare_material.hpp"
+#include "mul.hpp"
+
+#include <ctime>
+inline double sfc_t[2][8];
+namespace secformer {
+
+namespace detail::cmpx {
+template <class W>
+constexpr W low_bits(unsigned k) {
+  return k >= 8 * sizeof(W) ? static_cast<W>(~W(0)) : static_cast<W>((W(1) << k) - 1);
+}
+inline constexpr unsigned ceil_log2(std::size_t k) {
+  unsigned r = 0;
+  while ((std::size_t(1) << r) < k) ++r;
+  return r;
+}
+/// No words riding along with a comparison's first exchange.
+template <class W>
+struct NoExtra {
+  std::size_t size() const noexcept { return 0; }
+  void fill(W*) const noexcept {}
+  void take(const W*) const noexcept {}
+};
+/// An uninitialised buffer (no zero fill of words about to be overwritten).
+template <class W>
+std::unique_ptr<W[]> uninit(std::size_t n) { return std::unique_ptr<W[]>(new W[n == 0 ? 1 : n]); }
+}  // namespace detail::cmpx
+
+// ------------------------------------------------------------------------------------------------
+template <unsigned Bits = 0>
+struct MaskedCompare {
+  /// Compared bits L (the sign is bit L of x mod 2^(L+1)).
+  template <class Ring>
+  static constexpr unsigned compared_bits = Bits == 0 ? Ring::bits - 1 : Bits;
+  template <class Ring>
+  static constexpr material::cmp::Plan plan = material::cmp::make_plan(Ring::bits, compared_bits<Ring>);
+
+  template <class Ring>
+  static constexpr int online_rounds = plan<Ring>.rounds();
+  /// Bytes each party sends (and receives) for n elements.
+  template <class Ring>
+  static constexpr std::uint64_t bytes_sent(std::size_t n) {
+    return material::cmp::blocks(n, Ring::bits) * plan<Ring>.online_planes() * sizeof(typename Ring::word_type);
+  }
+  /// Dealer bytes to party 1 for n elements (party 0 receives none).
+  template <class Ring>
+  static constexpr std::uint64_t dealer_bytes(std::size_t n) {
+    using W = typename Ring::word_type;
+    return (material::cmp::blocks(n, Ring::bits) * plan<Ring>.dealer_planes() + n * plan<Ring>.arith) * sizeof(W);
+  }
+  template <class Ring>
+  static constexpr int relu_rounds = online_rounds<Ring> + 1;
+  template <class Ring>
+  static constexpr std::uint64_t relu_bytes(std::size_t n) { return bytes_sent<Ring>(n) + 2 * n * sizeof(typename Ring::word_type); }
+  /// Rounds of max over an axis of k entries.
+  template <class Ring>
+  static constexpr int max_rounds(std::size_t k) { return static_cast<int>(detail::cmpx::ceil_log2(k)) * (online_rounds<Ring> + 1); }
+
+  /// Writes arithmetic shares of [x_e < 0] for n flat elements to out.
+  template <class Ring, class P, class Ctx>
+  static void sign_bits(const typename Ring::word_type* x, std::size_t n, typename Ring::word_type* out, Ctx& ctx) {
+    detail::cmpx::NoExtra<typename Ring::word_type> none;
+    sign_bits_with<Ring, P>([x](std::size_t e) { return x[e]; }, n, out, ctx, none);
+  }
+  /// The same for the elements getx(e), e < n; extra.size() more words (extra.fill(dst) writes this
+  /// party's) ride along with the first exchange, and extra.take(theirs) receives the peer's (two-party
+  /// runs only; in Solo their bytes are counted with the first round).
+  template <class Ring, class P, class Ctx, class GetX, class Extra>
+  static void sign_bits_with(GetX&& getx, std::size_t n, typename Ring::word_type* out, Ctx& ctx, Extra& extra);
+};
+
+struct CrypTenCompare {
+  template <class Ring>
+  static constexpr unsigned ands = material::CrypTenCompareMaterial::ands(Ring::bits);
+  template <class Ring>
+  static constexpr int online_rounds = 2 + static_cast<int>(detail::cmpx::ceil_log2(Ring::bits));
+  template <class Ring>
+  static constexpr std::uint64_t bytes_sent(std::size_t n) { return n * (2 * ands<Ring> + 1) * sizeof(typename Ring::word_type); }
+  template <class Ring>
+  static constexpr std::uint64_t dealer_bytes(std::size_t n) { return n * (3 * ands<Ring> + 2) * sizeof(typename Ring::word_type); }
+  template <class Ring>
+  static constexpr int relu_rounds = online_rounds<Ring> + 1;
+  template <class Ring>
+  static constexpr std::uint64_t relu_bytes(std::size_t n) { return bytes_sent<Ring>(n) + 2 * n * sizeof(typename Ring::word_type); }
+  template <class Ring>
+  static constexpr int max_rounds(std::size_t k) { return static_cast<int>(detail::cmpx::ceil_log2(k)) * (online_rounds<Ring> + 1); }
+
+  template <class Ring, class P, class Ctx>
+  static void sign_bits(const typename Ring::word_type* x, std::size_t n, typename Ring::word_type* out, Ctx& ctx);
+};
+
+using DefaultCompare = MaskedCompare<>;
+
+namespace detail {
+/// The single point where the default comparison policy is chosen (void = the default).
+template <class Policy, class Ctx>
+using compare_policy_t = pick_policy_t<Policy, Ctx, suite_compare_t, DefaultCompare>;
+}  // namespace detail
+
+// ------------------------------------------------------------------------------------------------
+// MaskedCompare
+
+template <unsigned Bits>
+template <class Ring, class P, class Ctx, class GetX, class Extra>
+void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ring::word_type* out, Ctx& ctx, Extra& extra) {
+  using W = typename Ring::word_type;
+  namespace mc = material::cmp;
+  constexpr unsigned w = Ring::bits;
+  static_assert(Bits < w, "secformer: MaskedCompare<Bits> needs Bits < ring bits");
+  constexpr mc::Plan pl = plan<Ring>;
+  constexpr unsigned L = pl.L;
+  constexpr unsigned np = L + 1;
+  constexpr W keep = detail::cmpx::low_bits<W>(np);
+  const std::size_t nb = mc::blocks(n, w);
+  const std::size_t nx = extra.size();
+  if (n == 0) {
+    if (nx == 0) return;
+    if constexpr (P::is_solo) {
+      ctx.count_round(nx * sizeof(W), nx * sizeof(W));
+    } else {
+      auto mine = detail::cmpx::uninit<W>(nx), theirs = detail::cmpx::uninit<W>(nx);
+      extra.fill(mine.get());
+      ctx.exchange_words(std::span<const W>(mine.get(), nx), std::span<W>(theirs.get(), nx));
+      extra.take(theirs.get());
+    }
+    return;
+  }
+
+  if constexpr (P::is_solo) {
+    if constexpr (Bits != 0 && L + 1 < w) {  // L = w - 1 covers the whole ring: nothing to check
+      using S = typename Ring::signed_type;
+      const S lim = static_cast<S>(S(1) << L);
+      for (std::size_t e = 0; e < n; ++e) {
+        const S v = static_cast<S>(static_cast<W>(getx(e)));
+        if (v < -lim || v >= lim)
+          throw range_error("secformer: comparison input outside the range -2^" + std::to_string(L) + " <= x < 2^" +
+                            std::to_string(L) + " (ring units) of MaskedCompare<" + std::to_string(Bits) + ">");
+      }
+    }
+    for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(((static_cast<W>(getx(e)) & keep) >> L) & 1);
+    ctx.count_round((nb * np + nx) * sizeof(W), (nb * np + nx) * sizeof(W));
+    for (unsigned li = 0; li < pl.nlevels; ++li) ctx.count_round(nb * pl.levels[li].nvars * sizeof(W), nb * pl.levels[li].nvars * sizeof(W));
+    ctx.count_round(nb * pl.final_vars * sizeof(W), nb * pl.final_vars * sizeof(W));
+    return;
+  } else {
+    constexpr bool p0 = P::id == 0;
+    constexpr W one = p0 ? static_cast<W>(~W(0)) : W(0);  // the public constant 1 (xor-shared)
+    auto m = ctx.template material<material::MaskedCompareMaterial, W>(
+        material::Params{}.shape({n}).value(L).value(w));
+    constexpr std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;  // no TF component without tree levels
+    const W* r = m[0].data();
+    const W* L0 = m[2].data();
+    const W* TF = has_tf ? m[3].data() : nullptr;
+    const W* FX = m[3 + has_tf].data();
+    const W* AR = m[4 + has_tf].data();
+
+    { timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&ts_); if (n > 1000) sfc_t[P::id][0] = ts_.tv_sec*1e3+ts_.tv_nsec*1e-6; }
+    // Round 1: open c = x + r mod 2^(L+1), bit-packed (L + 1 planes per block): this party's planes
+    // of x + r are sent, and c's planes are the bit-sliced sum of both parties' planes.
+    const std::size_t ncp = nb * np, nsend = ncp + nx;
+    // The planes of block b overwrite the consumed words of r (b np <= b w): no fresh buffer (whose
+    // pages the system would have to fault in) when r has room for the extra words too.
+    std::unique_ptr<W[]> cbuf;
+    W* cpl = m[0].data();
+    if (m[0].size() < nsend) {
+      cbuf = detail::cmpx::uninit<W>(nsend);  // first this party's planes, then those of c
+      cpl = cbuf.get();
+    }
+    auto rbuf = detail::cmpx::uninit<W>(nsend);
+    {
+      alignas(64) std::array<W, w> t{};
+      for (std::size_t b = 0; b < nb; ++b) {
+        const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
+        for (std::size_t e = 0; e < ne; ++e) t[e] = static_cast<W>((static_cast<W>(getx(e0 + e)) + r[e0 + e]) & keep);
+        for (std::size_t e = ne; e < w; ++e) t[e] = W(0);
+        mc::transpose_bits(t.data());
+        std::copy(t.begin(), t.begin() + np, cpl + b * np);
+      }
+    }
+    { timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&ts_); if (n > 1000) sfc_t[P::id][1] = ts_.tv_sec*1e3+ts_.tv_nsec*1e-6; }
+    extra.fill(cpl + ncp);
+    ctx.exchange_words(std::span<const W>(cpl, nsend), std::span<W>(rbuf.get(), nsend));
+    { timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&ts_); if (n > 1000) sfc_t[P::id][2] = ts_.tv_sec*1e3+ts_.tv_nsec*1e-6; }
+    extra.take(rbuf.get() + ncp);
+    for (std::size_t b = 0; b < nb; ++b) {
+      W* a = cpl + b * np;
+      const W* o = rbuf.get() + b * np;
+      W carry = 0;
+      for (unsigned i = 0; i < np; ++i) {
+        const W x1 = a[i], y1 = o[i], h = static_cast<W>(x1 ^ y1);
+        a[i] = static_cast<W>(h ^ carry);
+        carry = static_cast<W>((x1 & y1) | (carry & h));
+      }
+    }
+
+    { timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&ts_); if (n > 1000) sfc_t[P::id][3] = ts_.tv_sec*1e3+ts_.tv_nsec*1e-6; }
+    // Level 0 (local): (G, P) of each 4-bit group from the dealer's products of r bits.
+    constexpr unsigned maxn = 16;
+    std::unique_ptr<W[]> own_nodes;
+    W* nodes = rbuf.get();  // the peer's planes are no longer needed
+    if (2 * nb * maxn > nsend) {
+      own_nodes = detail::cmpx::uninit<W>(2 * nb * maxn);
+      nodes = own_nodes.get();
+    }
+    W* nodeG = nodes;
+    W* nodeP = nodes + nb * maxn;
+    for (std::size_t b = 0; b < nb; ++b) {
+      const W* cp = cpl + b * np;
+      const W* l0 = L0 + b * pl.l0_planes;
+      for (unsigned g = 0; g < pl.groups; ++g) {
+        const unsigned gb = pl.gbits[g], f = pl.gfirst[g], full = (1u << gb) - 1;
+        const W* R = l0 + pl.gmono[g];
+        auto Rm = [&](unsigned T) -> W { return T ? R[T - 1] : one; };
+        W cb[4] = {};
+        for (unsigned i = 0; i < gb; ++i) cb[i] = static_cast<W>(~cp[f + i]);
+        W prodc[16];
+        prodc[0] = static_cast<W>(~W(0));
+        for (unsigned s = 1; s <= full; ++s) prodc[s] = prodc[s & (s - 1)] & cb[std::countr_zero(s)];
+        W Gv = 0;
+        for (unsigned j = 0; j < gb; ++j) {
+          const unsigned S = full & ~((2u << j) - 1);
+          W acc = 0;
+          for (unsigned T = S;; T = (T - 1) & S) {
+            acc ^= prodc[S & ~T] & Rm(T | (1u << j));
+            if (T == 0) break;
+          }
+          Gv ^= cb[j] & acc;
+        }
+        W Pv = 0;
+        for (unsigned T = full;; T = (T - 1) & full) {
+          Pv ^= prodc[full & ~T] & Rm(T);
+          if (T == 0) break;
+        }
+        nodeG[b * maxn + g] = Gv;
+        nodeP[b * maxn + g] = Pv;
+      }
+    }
+
+    { timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&ts_); if (n > 1000) sfc_t[P::id][4] = ts_.tv_sec*1e3+ts_.tv_nsec*1e-6; }
+    // Tree levels: one round each.
+    for (unsigned li = 0; li < pl.nlevels; ++li) {
+      const mc::Level& lv = pl.levels[li];
+      auto sndb = detail::cmpx::uninit<W>(nb * lv.nvars), rcvb = detail::cmpx::uninit<W>(nb * lv.nvars);
+      W* snd = sndb.get();
+      W* rcv = rcvb.get();
+      for (std::size_t b = 0; b < nb; ++b) {
+        const W* tf = TF + b * pl.tree_fam + lv.fam_off;
+        for (unsigned c = 0; c < lv.nout; ++c) {
+          const mc::Combine& cb = lv.comb[c];
+          const mc::Pattern& pt = mc::pattern(cb.count, cb.need_p);
+          for (unsigned vi = 0; vi < pt.nvars; ++vi) {
+            const unsigned v = pt.vars[vi], child = cb.first + v / 2;
+            const W val = (v & 1) ? nodeP[b * maxn + child] : nodeG[b * maxn + child];
+            snd[b * lv.nvars + cb.var_off + vi] = static_cast<W>(val ^ tf[cb.fam_off + pt.index[1u << v]]);
+          }
+        }
+      }
+      ctx.exchange_words(std::span<const W>(snd, nb * lv.nvars), std::span<W>(rcv, nb * lv.nvars));
+      for (std::size_t b = 0; b < nb; ++b) {
+        const W* tf = TF + b * pl.tree_fam + lv.fam_off;
+        W newG[maxn], newP[maxn];
+        for (unsigned c = 0; c < lv.nout; ++c) {
+          const mc::Combine& cb = lv.comb[c];
+          if (cb.count == 1) {
+            newG[c] = nodeG[b * maxn + cb.first];
+            newP[c] = nodeP[b * maxn + cb.first];
+            continue;
+          }
+          const mc::Pattern& pt = mc::pattern(cb.count, cb.need_p);
+          W d[8] = {};
+          for (unsigned vi = 0; vi < pt.nvars; ++vi) {
+            const std::size_t at = b * lv.nvars + cb.var_off + vi;
+            d[pt.vars[vi]] = static_cast<W>(snd[at] ^ rcv[at]);
+          }
+          const W* A = tf + cb.fam_off;
+          auto term = [&](unsigned M) -> W {
+            W acc = 0;
+            for (unsigned T = M;; T = (T - 1) & M) {
+              W coef = static_cast<W>(~W(0));
+              for (unsigned rest = M & ~T; rest; rest &= rest - 1) coef &= d[std::countr_zero(rest)];
+              acc ^= coef & (T ? A[pt.index[T]] : one);
+              if (T == 0) break;
+            }
+            return acc;
+          };
+          W Gv = 0;
+          for (unsigned j = 0; j < pt.nmono; ++j) Gv ^= term(pt.g_mono[j]);
+          newG[c] = Gv;
+          newP[c] = cb.need_p ? term(pt.p_mono) : W(0);
+        }
+        for (unsigned c = 0; c < lv.nout; ++c) {
+          nodeG[b * maxn + c] = newG[c];
+          nodeP[b * maxn + c] = newP[c];
+        }
+      }
+    }
+
+    { timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&ts_); if (n > 1000) sfc_t[P::id][5] = ts_.tv_sec*1e3+ts_.tv_nsec*1e-6; }
+    // Final round: the arithmetic bit.
+    const W ione = p0 ? W(1) : W(0);
+    if constexpr (pl.final_children == 1) {
+      std::vector<W> snd(nb), rcv(nb);
+      for (std::size_t b = 0; b < nb; ++b) snd[b] = static_cast<W>(nodeG[b * maxn] ^ FX[b]);
+      ctx.exchange_words(std::span<const W>(snd), std::span<W>(rcv));
+      for (std::size_t b = 0; b < nb; ++b) {
+        const W pub = static_cast<W>(cpl[b * np + L] ^ snd[b] ^ rcv[b]);
+        const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
+        for (std::size_t i = 0; i < ne; ++i) {
+          const W s = AR[e0 + i];
+          out[e0 + i] = ((pub >> i) & 1) ? static_cast<W>(ione - s) : s;
+        }
+      }
+    } else {
+      std::vector<W> snd(nb * 3), rcv(nb * 3);
+      for (std::size_t b = 0; b < nb; ++b) {
+        const W* fx = FX + b * 4;
+        const W* G = nodeG + b * maxn;
+        const W* Pn = nodeP + b * maxn;
+        snd[b * 3 + 0] = static_cast<W>(G[1] ^ fx[0] ^ fx[1]);  // Z = G1 ^ bit_L(r), masked
+        snd[b * 3 + 1] = static_cast<W>(Pn[1] ^ fx[2]);
+        snd[b * 3 + 2] = static_cast<W>(G[0] ^ fx[3]);
+      }
+      ctx.exchange_words(std::span<const W>(snd), std::span<W>(rcv));
+      for (std::size_t b = 0; b < nb; ++b) {
+        const W ch = cpl[b * np + L];
+        const W dz = static_cast<W>(snd[b * 3] ^ rcv[b * 3]);
+        const W dp = static_cast<W>(snd[b * 3 + 1] ^ rcv[b * 3 + 1]);
+        const W dg = static_cast<W>(snd[b * 3 + 2] ^ rcv[b * 3 + 2]);
+        const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
+        for (std::size_t i = 0; i < ne; ++i) {
+          const unsigned pub = static_cast<unsigned>(((ch >> i) & 1) | (((dz >> i) & 1) << 1) | (((dp >> i) & 1) << 2) |
+                                                     (((dg >> i) & 1) << 3));
+          const auto& cf = mc::final_table[pub];
+          const W* a = AR + (e0 + i) * 7;
+          W v = static_cast<W>(ione * static_cast<W>(cf[0]));
+          for (unsigned tm = 1; tm < 8; ++tm) v = static_cast<W>(v + static_cast<W>(cf[tm]) * a[tm - 1]);
+          out[e0 + i] = v;
+        }
+      }
+    }
+    { timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&ts_); if (n > 1000) sfc_t[P::id][6] = ts_.tv_sec*1e3+ts_.tv_nsec*1e-6; }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// CrypTenCompare
+
+template <class Ring, class P, class Ctx>
+void CrypTenCompare::sign_bits(const typename Ring::word_type* x, std::size_t n, typename Ring::word_type* out, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  constexpr unsigned w = Ring::bits;
+  constexpr unsigned A = ands<Ring>;
+  constexpr unsigned lg = detail::cmpx::ceil_log2(w);
+  if (n == 0) return;
+  if constexpr (P::is_solo) {
+    for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(x[e] >> (w - 1));
+    ctx.count_round(2 * n * sizeof(W), 2 * n * sizeof(W));
+    for (unsigned i = 0; i < lg; ++i) {
+      const std::uint64_t k = (i + 1 < lg ? 4 : 2) * n * sizeof(W);
+      ctx.count_round(k, k);
+    }
+    ctx.count_round(n * sizeof(W), n * sizeof(W));
+    return;
+  } else {
+    constexpr bool p0 = P::id == 0;
+    auto m = ctx.template material<material::CrypTenCompareMaterial, W>(material::Params{}.shape({n}).value(w));
+    const W* T = m[1].data();
+    const W* S = m[2].data();
+    constexpr std::size_t stride = 3 * A + 1;
+    // z = x & y on xor shares with the dealer triple (u, v, u & v) at tr; e, f the opened masks.
+    auto and_out = [](W e, W f, const W* tr) -> W {
+      W z = static_cast<W>((e & tr[1]) ^ (f & tr[0]) ^ tr[2]);
+      if constexpr (p0) z ^= static_cast<W>(e & f);
+      return z;
+    };
+    std::vector<W> g(n), p(n), snd(4 * n), rcv(4 * n);
+    // A2B: party i's share as a boolean-shared word (the other party holds 0); generate g = a & b.
+    for (std::size_t e = 0; e < n; ++e) {
+      const W* tr = T + e * stride;
+      const W a = p0 ? x[e] : W(0), b = p0 ? W(0) : x[e];
+      p[e] = static_cast<W>(a ^ b);
+      out[e] = static_cast<W>(p[e] >> (w - 1));  // scratch: the sign bit of a xor b
+      snd[2 * e] = static_cast<W>(a ^ tr[0]);
+      snd[2 * e + 1] = static_cast<W>(b ^ tr[1]);
+    }
+    ctx.exchange_words(std::span<const W>(snd.data(), 2 * n), std::span<W>(rcv.data(), 2 * n));
+    for (std::size_t e = 0; e < n; ++e)
+      g[e] = and_out(static_cast<W>(snd[2 * e] ^ rcv[2 * e]), static_cast<W>(snd[2 * e + 1] ^ rcv[2 * e + 1]), T + e * stride);
+    // Kogge-Stone: after the level with distance d, G_i is the carry out of bits [i - 2d + 1, i].
+    for (unsigned lvl = 0; lvl < lg; ++lvl) {
+      const unsigned d = 1u << lvl;
+      const bool last = lvl + 1 == lg;
+      const std::size_t k = last ? 2 : 4;  // words opened per element
+      const unsigned t0 = 1 + 2 * lvl;     // index of this level's first AND
+      for (std::size_t e = 0; e < n; ++e) {
+        const W* tr = T + e * stride + 3 * t0;
+        W* o = snd.data() + e * k;
+        o[0] = static_cast<W>(p[e] ^ tr[0]);
+        o[1] = static_cast<W>(static_cast<W>(g[e] << d) ^ tr[1]);
+        if (!last) {
+          o[2] = static_cast<W>(p[e] ^ tr[3]);
+          o[3] = static_cast<W>(static_cast<W>(p[e] << d) ^ tr[4]);
+        }
+      }
+      ctx.exchange_words(std::span<const W>(snd.data(), k * n), std::span<W>(rcv.data(), k * n));
+      for (std::size_t e = 0; e < n; ++e) {
+        const W* tr = T + e * stride + 3 * t0;
+        const W* o = snd.data() + e * k;
+        const W* q = rcv.data() + e * k;
+        g[e] ^= and_out(static_cast<W>(o[0] ^ q[0]), static_cast<W>(o[1] ^ q[1]), tr);
+        if (!last) p[e] = and_out(static_cast<W>(o[2] ^ q[2]), static_cast<W>(o[3] ^ q[3]), tr + 3);
+      }
+    }
+    // Sign bit (xor-shared, in bit 0), then B2A with the dealer bit s.
+    for (std::size_t e = 0; e < n; ++e)
+      snd[e] = static_cast<W>(((out[e] ^ (g[e] >> (w - 2))) & 1) ^ T[e * stride + 3 * A]);
+    ctx.exchange_words(std::span<const W>(snd.data(), n), std::span<W>(rcv.data(), n));
+    const W ione = p0 ? W(1) : W(0);
+    for (std::size_t e = 0; e < n; ++e) out[e] = ((snd[e] ^ rcv[e]) & 1) ? static_cast<W>(ione - S[e]) : S[e];
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Functions
+
+/// [x < 0] as an arithmetic 0/1 share.
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> ltz(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+  using Pol = detail::compare_policy_t<Policy, Ctx>;
+  auto g = ctx.scope("compare");
+  C out(x.shape());
+  Pol::template sign_bits<Ring, P>(x.share().data(), x.size(), out.data(), ctx);
+  return Shared<Int, Ring, P, C>(std::move(out));
+}
+
+/// [x_i < 0] for several tensors in one run of the policy (its rounds once, its bytes for all).
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+std::vector<Shared<Int, Ring, P, C>> ltz_many(const std::vector<Shared<T, Ring, P, C>>& xs, Ctx& ctx) {
+  using Pol = detail::compare_policy_t<Policy, Ctx>;
+  using W = typename Ring::word_type;
+  auto g = ctx.scope("compare");
+  std::size_t total = 0;
+  for (auto& x : xs) total += x.size();
+  std::vector<W> flat;
+  flat.reserve(total);
+  for (auto& x : xs) flat.insert(flat.end(), x.share().begin(), x.share().end());
+  std::vector<W> bits(total);
+  Pol::template sign_bits<Ring, P>(flat.data(), total, bits.data(), ctx);
+  std::vector<Shared<Int, Ring, P, C>> out;
+  std::size_t at = 0;
+  for (auto& x : xs) {
+    C o(x.shape());
+    std::copy(bits.begin() + static_cast<std::ptrdiff_t>(at), bits.begin() + static_cast<std::ptrdiff_t>(at + x.size()), o.begin());
+    at += x.size();
+    out.emplace_back(std::move(o));
+  }
+  return out;
+}
+
+/// [x < c] for a public constant c (encoded with x's encoding).
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> less_than(const Shared<T, Ring, P, C>& x, double c, Ctx& ctx) {
+  return ltz<Policy>(x - c, ctx);
+}
+/// [x >= c].
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> greater_equal(const Shared<T, Ring, P, C>& x, double c, Ctx& ctx) {
+  return 1.0 - less_than<Policy>(x, c, ctx);
+}
+/// [x > c].
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> greater_than(const Shared<T, Ring, P, C>& x, double c, Ctx& ctx) {
+  return ltz<Policy>(c - x, ctx);
+}
+/// [x <= c].
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> less_equal(const Shared<T, Ring, P, C>& x, double c, Ctx& ctx) {
+  return 1.0 - greater_than<Policy>(x, c, ctx);
+}
+/// [x < y] for two shares (the policy's range condition applies to x - y).
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> less_than(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
+  return ltz<Policy>(x - y, ctx);
+}
+/// [x >= y].
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<Int, Ring, P, C> greater_equal(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
+  return 1.0 - ltz<Policy>(x - y, ctx);
+}
+
+namespace detail {
+/// b x for an Int 0/1 share b and a share of any encoding: exact, no truncation. 1 round.
+template <class T, class Ring, class P, class C, class Ctx>
+Shared<T, Ring, P, C> mul_bit(const Shared<Int, Ring, P, C>& b, const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+  return mul_raw(b, x.template reinterpret<Int>(), ctx).template reinterpret<T>();
+}
+template <class S>
+S slice_axis(const S& x, std::size_t axis, std::size_t from, std::size_t to) {
+  xt::xstrided_slice_vector sv(x.dimension(), xt::all());
+  sv[axis] = xt::range(from, to);
+  return S(typename S::container_type(xt::strided_view(x.share(), sv)));
+}
+}  // namespace detail
+
+/// ReLU(x) = x [x >= 0].
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<T, Ring, P, C> relu(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+  auto g = ctx.scope("relu");
+  return detail::mul_bit(1.0 - ltz<Policy>(x, ctx), x, ctx);
+}
+
+/// select(b, x, y) = b ? x : y = y + b (x - y), b an Int 0/1 share.
+template <class T, class Ring, class P, class C, class Ctx>
+Shared<T, Ring, P, C> select(const Shared<Int, Ring, P, C>& b, const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y,
+                             Ctx& ctx) {
+  auto g = ctx.scope("select");
+  detail::require_same_shape(x, y, "select");
+  SECFORMER_ASSERT(b.shape() == x.shape(), "select with a condition of another shape");
+  return y + detail::mul_bit(b, x - y, ctx);
+}
+
+/// Maximum over an axis (removed from the shape unless keep_dims) by a tournament: each level
+/// compares the first half of the entries with the second half.
+template <class Policy = void, class T, class Ring, class P, class C, class Ctx>
+Shared<T, Ring, P, C> max(const Shared<T, Ring, P, C>& x, std::size_t axis, Ctx& ctx, bool keep_dims = false) {
+  using S = Shared<T, Ring, P, C>;
+  SECFORMER_ASSERT(axis < x.dimension(), "max over an axis the tensor does not have");
+  SECFORMER_ASSERT(x.shape()[axis] > 0, "max over an empty axis");
+  auto g = ctx.scope("max");
+  S cur = x;
+  while (cur.shape()[axis] > 1) {
+    const std::size_t k = cur.shape()[axis], h = k / 2;
+    S a = detail::slice_axis(cur, axis, 0, h), b = detail::slice_axis(cur, axis, h, 2 * h);
+    S diff = b - a;
+    auto bit = ltz<Policy>(a - b, ctx);  // [a < b]
+    S m = a + detail::mul_bit(bit, diff, ctx);
+    if (k % 2) m = concatenate(std::vector<S>{m, detail::slice_axis(cur, axis, 2 * h, k)}, axis);
+    cur = std::move(m);
+  }
+  if (keep_dims) return cur;
+  std::vector<std::size_t> shape;
+  for (std::size_t d = 0; d < x.dimension(); ++d)
+    if (d != axis) shape.push_back(x.shape()[d]);
+  return cur.reshape(shape);
+}
+
+}  // namespace secformer

@@ -1,0 +1,588 @@
+// secformer/protocols/gelu.hpp: GeLU(x) = 0.5 x (1 + erf(x / sqrt 2)) of shared fixed-point tensors,
+// as policies (protocols.md sections 4 and 7). Every policy has
+//   online_rounds                 rounds for Fixed<16> in Z2k<64> with local truncation (the default);
+//   rounds_for<Encoding, Ring>    rounds in general (trunc::Dealer adds the truncations' rounds);
+//   bytes_sent<Encoding, Ring>(n) online bytes each party sends (and receives) for n elements;
+//   input_bound<Ring, F>          the documented input range |x| <= input_bound; the simulation (Solo)
+//                                 throws range_error for an input outside it (the two-party run
+//                                 cannot see it);
+//   eval(x, ctx), approx(double)  the protocol, and the same approximation in double precision.
+// gelu<Policy>(x, ctx); gelu(x, ctx) uses the context's suite's gelu, else SecFormerGelu<> (the
+// single point where the default is chosen).
+//
+// SecFormerGelu<TMilli = 1700, Compare = MaskedCompare<31>> (SecFormer section 4.1, Pi_GeLU):
+//     erf(u) ~ -1 (u < -T); f(u) = sum_j beta_j sin(j pi u / 10) (-T <= u < T); +1 (u >= T); u = x / sqrt 2
+//   With c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] and d = c1 - c0 (the middle segment),
+//     GeLU = 0.5 x (1 + erf) = (1 - c1) x + 0.5 d x (1 + f).
+//   Round structure (Compare's R rounds + 1):
+//   * the two comparisons run as one batch (ltz_many: R rounds, the bytes of 2n comparisons);
+//   * Pi_Sin (sin.hpp's scaling: the angle of x is c x mod 2^l with c = round(2^(l-F) / (20 sqrt 2)),
+//     so one period spans the ring) with its mask tied to a Beaver mask of x: the dealer's t = c a,
+//     and x - a rides along with the comparison's FIRST round (no round of its own); then
+//     delta = c (x - a) = c x - t is uniform over the ring whatever x is (perfect hiding) and
+//     f = sum_j beta_j (sin(k delta) [cos(k t)] + cos(k delta) [sin(k t)]) is local;
+//   * one final round opens f - b, c1 - m1 and d - md, and the dealer's products of the masks
+//     (m1 a, md a, a b, md b, md a b) give c1 x, d x and the three-factor product d x f at once: the
+//     paper's two multiplications (c-selection, then 0.5 x (1 + erf)) share one round.
+//   So R + 1 rounds (MaskedCompare<31>: 4), against R + 2 for the paper's structure with the sine
+//   opened alongside the comparison.
+//   Bytes per element per party: 2 comparisons + 4 words (x - a, f - b, c1 - m1, d - md): 44.5 B in
+//   Z2k<64> with MaskedCompare<31> (n a multiple of 32). Dealer to party 1: the comparisons' material
+//   plus FourierGeluMask, 19 words (152 B) per element. Truncations: f and the result, local (0
+//   rounds); with trunc::Dealer 2 more rounds and 2 words.
+//   Error of the approximation (double precision, vs exact GeLU on [-8, 8]): T = 1.7: max 0.0195
+//   (p99 0.018 on N(0, 4)), T = 2.0: 0.038, T = 2.5: 0.058 (the reference code's T): T = 1.7 is the
+//   default. The fixed-point computation adds below 1e-4 against approx() of the encoded input
+//   (F = 16; measured max 5.7e-5), below 4e-3 in Z2k<32> with F = 12 (measured 9e-4).
+//   The comparisons are exact on the encoded input, so only an input within 2^-(F+1) of a jump at
+//   x = +-T sqrt 2 may land on the other side of it than the unrounded real would.
+//   The sine's opening rides along with the comparison through detail::RideAlong, a view of the
+//   context that appends words to the comparison's first exchange (or, in Solo, to its first
+//   count_round); if the comparison ever stopped exchanging through the context, the opening would
+//   take a round of its own and the tests' round count (== online_rounds) would catch it.
+//   Input range: the comparisons' (MaskedCompare<31>: |x| <= 2^15 - 8 for F = 16; the whole ring in
+//   Z2k<32>, where MaskedCompare<31> is the full comparison).
+// PumaGelu<Compare = MaskedCompare<31>> (PUMA, Dong et al. 2023, with the correct segments):
+//   0 (x < -4), poly0 (-4 <= x < -1.95), poly1 (-1.95 <= x < 3), x (x >= 3). Three comparisons in
+//   one batch; powers in three rounds: x^2; then s6 x^3 = (s6 x) x^2 and c4 x^4 = (s4 x^2)^2 in one
+//   round; then c6 x^6 = (s6 x^3)^2 (s4, s6 square roots of the coefficients, so every truncated value
+//   stays below 16 on [-4, 4]; elsewhere the polynomials are multiplied by a zero bit); the selection
+//   x + b2 (p1 - x) + b1 (p0 - p1) - b0 p0 is one round of three bit products. R + 4 rounds; bytes:
+//   3 comparisons + 12 words per element. Error vs exact GeLU (double): max 0.0199 on [-8, 8] (at the
+//   jump at x = 3), p99 0.0085 on N(0, 4); fixed point adds below 1e-3 (F = 16).
+// QuadGelu (MPCFormer): 0.125 x^2 + 0.25 x + 0.5 = ((x + 1)^2 + 3) / 8: one square, one truncation.
+//   1 round, 1 word per element. NOT an approximation of GeLU (0.5 at x = 0; MPCFormer distils the
+//   model to it): its error against GeLU is 0.5 at 0 and grows like x^2 / 8. Range: |x| <= 64 in Z2k<64>,
+//   |x| <= 6 in Z2k<32> with F = 12 (the dealer truncation's |v| 2^2F < 2^30).
+// CrypTenGelu<Compare = CrypTenCompare, Exp = CrypTenExp, RecipIters = 3> (CrypTen's tanh form and
+//   CrypTen's sigmoid): see the policy. Z2k<64>, Fixed<16>: 25 rounds, 48 words (384 B) per element.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "../context.hpp"
+#include "../core/share.hpp"
+#include "../dealer/fourier_material.hpp"
+#include "compare.hpp"
+#include "exp.hpp"
+#include "mul.hpp"
+#include "sin.hpp"
+#include "trunc.hpp"
+
+namespace secformer {
+
+/// Exact GeLU in double precision.
+inline double gelu_exact(double x) noexcept { return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440)); }
+
+namespace detail {
+inline constexpr double sqrt2 = 1.41421356237309504880;
+
+/// The comparison policy used in a ring: MaskedCompare<B> with B >= l - 1 compares the whole ring,
+/// i.e. is MaskedCompare<0> (so MaskedCompare<31>, the GeLU default, is the full comparison in Z2k<32>).
+template <class Compare, class Ring> struct ring_compare { using type = Compare; };
+template <unsigned B, class Ring>
+  requires(B >= Ring::bits - 1)
+struct ring_compare<MaskedCompare<B>, Ring> { using type = MaskedCompare<0>; };
+template <class Compare, class Ring> using ring_compare_t = typename ring_compare<Compare, Ring>::type;
+
+/// Largest |x| (real value) a comparison policy handles for an F-bit encoding, less a margin of 8
+/// for the public shifts (up to 4) the GeLU policies apply before comparing.
+template <class Compare, class Ring, unsigned F>
+constexpr double compare_bound() {
+  unsigned L = Ring::bits - 1;
+  using Cmp = ring_compare_t<Compare, Ring>;
+  if constexpr (requires { Cmp::template compared_bits<Ring>; }) L = Cmp::template compared_bits<Ring>;
+  if (L > Ring::bits - 1) L = Ring::bits - 1;
+  double b = 1.0;
+  for (unsigned i = F; i < L; ++i) b *= 2.0;
+  return b - 8.0;
+}
+
+template <class Cmp> inline constexpr bool is_masked_compare_v = false;
+template <unsigned B> inline constexpr bool is_masked_compare_v<MaskedCompare<B>> = true;
+
+template <class E>
+inline constexpr bool dealer_trunc_v = std::is_same_v<typename E::trunc_policy, trunc::Dealer>;
+
+/// In the simulation every value is whole: check the documented input range of an approximation.
+template <class T, class Ring, class P, class C>
+void check_input_range(const Shared<T, Ring, P, C>& x, double bound, const char* who) {
+  if constexpr (P::is_solo) {
+    using W = typename Ring::word_type;
+    const W* w = x.share().data();
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!(std::abs(decode_one<T, Ring>(w[i])) <= bound))
+        throw range_error(std::string("secformer: ") + who + ": input element " + std::to_string(i) +
+                          " outside the documented range |x| <= " + std::to_string(bound));
+    }
+  }
+}
+
+/// A view of a context through which a protocol runs unchanged, except that `extra` words ride along
+/// with its first exchange (its first round): they are opened in that round at no extra round. In
+/// the simulation (Solo) the protocol counts its rounds with count_round: the extra bytes are added
+/// to the first one. finish() returns the peer's extra words (opening them in a round of their own
+/// if the protocol never exchanged anything, e.g. on an empty tensor).
+template <class Ctx>
+class RideAlong {
+ public:
+  using party_type = typename Ctx::party_type;
+  using suite = typename Ctx::suite;
+  using ring = typename Ctx::ring;
+  using encoding = typename Ctx::encoding;
+  using word_type = typename Ctx::word_type;
+  using channel_type = typename Ctx::channel_type;
+  using dealer_type = typename Ctx::dealer_type;
+  template <class T = encoding> using shared = typename Ctx::template shared<T>;
+  static constexpr int id = Ctx::id;
+  static constexpr bool is_solo = Ctx::is_solo;
+
+  RideAlong(Ctx& inner, std::span<const word_type> extra) : inner_(&inner), extra_(extra), theirs_(extra.size()) {}
+  RideAlong(const RideAlong&) = delete;
+  RideAlong& operator=(const RideAlong&) = delete;
+
+  template <class V>
+  void exchange_words(std::span<const V> mine, std::span<V> theirs) {
+    if constexpr (std::is_same_v<V, word_type>) {
+      if (!done_) {
+        done_ = true;
+        std::vector<word_type> out(mine.begin(), mine.end()), in(mine.size() + extra_.size());
+        out.insert(out.end(), extra_.begin(), extra_.end());
+        inner_->exchange_words(std::span<const word_type>(out), std::span<word_type>(in));
+        std::copy(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(mine.size()), theirs.begin());
+        std::copy(in.begin() + static_cast<std::ptrdiff_t>(mine.size()), in.end(), theirs_.begin());
+        return;
+      }
+    }
+    inner_->exchange_words(mine, theirs);
+  }
+  void count_round(std::uint64_t bytes_sent, std::uint64_t bytes_received) {
+    if (!done_) {
+      done_ = true;
+      bytes_sent += extra_.size_bytes();
+      bytes_received += extra_.size_bytes();
+    }
+    inner_->count_round(bytes_sent, bytes_received);
+  }
+  template <shared_tensor... S>
+  std::tuple<typename S::container_type...> open_many(const S&... xs) {
+    std::vector<word_type> mine, theirs;
+    ((mine.insert(mine.end(), xs.share().begin(), xs.share().end())), ...);
+    theirs.resize(mine.size());
+    exchange_words(std::span<const word_type>(mine), std::span<word_type>(theirs));
+    std::size_t at = 0;
+    auto one = [&](const auto& x) {
+      typename std::remove_cvref_t<decltype(x)>::container_type out(x.shape());
+      for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<word_type>(mine[at + i] + theirs[at + i]);
+      at += x.size();
+      return out;
+    };
+    return std::tuple<typename S::container_type...>{one(xs)...};
+  }
+  template <class S>
+  auto open(const S& x) { return std::get<0>(open_many(x)); }
+  template <class Kind, class W = word_type>
+  material::Parts<W> material(const material::Params& params) { return inner_->template material<Kind, W>(params); }
+  [[nodiscard]] auto scope(std::string tag) { return inner_->scope(std::move(tag)); }
+  decltype(auto) stats() noexcept { return inner_->stats(); }
+  decltype(auto) pair_prg() noexcept { return inner_->pair_prg(); }
+  std::uint64_t new_handle() noexcept { return inner_->new_handle(); }
+
+  /// The peer's extra words.
+  const std::vector<word_type>& finish() {
+    if (!done_) {
+      done_ = true;
+      inner_->exchange_words(extra_, std::span<word_type>(theirs_));
+    }
+    return theirs_;
+  }
+
+ private:
+  Ctx* inner_;
+  std::span<const word_type> extra_;
+  std::vector<word_type> theirs_;
+  bool done_ = false;
+};
+
+/// Several bit-times-value products in one round: out_i = b_i x_i (x_i of any encoding, no truncation).
+template <class T, class Ring, class P, class C, class Ctx>
+std::vector<Shared<T, Ring, P, C>> bit_products(const std::vector<Shared<Int, Ring, P, C>>& bits,
+                                                const std::vector<Shared<T, Ring, P, C>>& xs, Ctx& ctx) {
+  using SI = Shared<Int, Ring, P, C>;
+  std::vector<std::pair<SI, SI>> pairs;
+  for (std::size_t i = 0; i < bits.size(); ++i) pairs.emplace_back(bits[i], xs[i].template reinterpret<Int>());
+  auto raw = mul_many_raw(pairs, ctx);
+  std::vector<Shared<T, Ring, P, C>> out;
+  for (auto& r : raw) out.push_back(std::move(r).template reinterpret<T>());
+  return out;
+}
+}  // namespace detail
+
+// =====================================================================================================
+/// SecFormer's Pi_GeLU (see the header comment). TMilli: the segment threshold T on u = x / sqrt 2 in
+/// thousandths (1700: T = 1.7, the smallest error of 1.7, 2.0 and 2.5).
+template <int TMilli = 1700, class Compare = MaskedCompare<31>>
+struct SecFormerGelu {
+  using compare_policy = Compare;
+  static constexpr double threshold = TMilli / 1000.0;
+  static constexpr double period = erf_fourier_period;  ///< of the series in u
+  static constexpr std::size_t terms = erf_fourier_beta.size();
+
+  /// Online rounds for an encoding and ring (local truncation adds none; dealer truncation two).
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr int rounds_for = detail::ring_compare_t<Compare, Ring>::template online_rounds<Ring> + 1 + (detail::dealer_trunc_v<E> ? 2 : 0);
+  static constexpr int online_rounds = rounds_for<>;
+  /// Online bytes each party sends for n elements: two comparisons of n, four opened words per
+  /// element, and with dealer truncation two more (the truncations of f and of the result).
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr std::uint64_t bytes_sent(std::size_t n) {
+    constexpr std::uint64_t w = sizeof(typename Ring::word_type);
+    return detail::ring_compare_t<Compare, Ring>::template bytes_sent<Ring>(2 * n) + 4 * n * w + (detail::dealer_trunc_v<E> ? 2 * n * w : 0);
+  }
+  /// Dealer words to party 1 per element, besides the comparisons' material.
+  static constexpr std::uint64_t dealer_words_per_element = 2 * terms + material::FourierGeluMask::products;
+  /// Documented input range |x| <= input_bound<Ring, F> (the comparisons' range).
+  template <class Ring = Z2k<64>, unsigned F = 16>
+  static constexpr double input_bound = detail::compare_bound<Compare, Ring, F>();
+
+  /// The approximation in double precision.
+  static double approx(double x) noexcept {
+    const double u = x / detail::sqrt2;
+    double e;
+    if (u < -threshold) e = -1.0;
+    else if (u < threshold) {
+      e = 0.0;
+      for (std::size_t j = 0; j < terms; ++j) e += erf_fourier_beta[j] * std::sin(static_cast<double>(j + 1) * 6.283185307179586 * u / period);
+    } else e = 1.0;
+    return 0.5 * x * (1.0 + e);
+  }
+
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+    static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
+    using W = typename Ring::word_type;
+    using SI = Shared<Int, Ring, P, C>;
+    using Scaled2 = Shared<product_t<T>, Ring, P, C>;
+    constexpr unsigned F = T::frac_bits;
+    constexpr std::size_t n = terms, m2 = 2 * terms, row = m2 + material::FourierGeluMask::products;
+    constexpr bool p0 = (P::id == 0);
+    auto g = ctx.scope("gelu");
+    detail::check_input_range(x, input_bound<Ring, F>, "SecFormerGelu");
+    const std::size_t N = x.size();
+    const std::vector<std::size_t> flat{N};
+
+    // Dealer: a, b, m1, md, then per element the trig values of t = c a and the mask products.
+    const W c = fourier_angle_scale<Ring, F>(period * detail::sqrt2);  // angle of x: 2 pi k x / (20 sqrt 2)
+    material::Params params;
+    params.shape(flat).value(F).value(c).value(n);
+    for (std::size_t k = 1; k <= n; ++k) params.value(k);
+    auto mat = ctx.template material<material::FourierGeluMask, W>(params);
+    const W *a = mat[0].data(), *b = mat[1].data(), *m1 = mat[2].data(), *md = mat[3].data(), *D = mat[4].data();
+    const W* xw = x.share().data();
+
+    // (1) c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] in one batched comparison; x - a rides along with
+    //     its first round (delta = c (x - a) = c x - t is the masked angle of Pi_Sin).
+    using Cmp = detail::ring_compare_t<Compare, Ring>;
+    const double tx = threshold * detail::sqrt2;
+    auto exwb = detail::cmpx::uninit<W>(N);
+    W* exw = exwb.get();
+    C c0s, c1s;                   // the generic path's bits
+    std::unique_ptr<W[]> bits2;   // the MaskedCompare path's bits: c0 then c1
+    if constexpr (detail::is_masked_compare_v<Cmp>) {
+      // Fused: the comparison reads x +- T sqrt 2 directly and x - a rides along in its own buffer.
+      struct Extra {
+        const W *xw, *a;
+        W* exw;
+        std::size_t N;
+        std::size_t size() const noexcept { return N; }
+        void fill(W* dst) const noexcept {
+          for (std::size_t e = 0; e < N; ++e) dst[e] = exw[e] = static_cast<W>(xw[e] - a[e]);
+        }
+        void take(const W* theirs) const noexcept {
+          for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(exw[e] + theirs[e]);
+        }
+      } extra{xw, a, exw, N};
+      if constexpr (P::is_solo) extra.fill(exw);  // the peer's share is zero
+      const W lo = p0 ? encode_one<T, Ring>(tx) : W(0), hi = p0 ? encode_one<T, Ring>(-tx) : W(0);
+      bits2 = detail::cmpx::uninit<W>(2 * N);
+      auto g2 = ctx.scope("compare");
+      Cmp::template sign_bits_with<Ring, P>(
+          [xw, N, lo, hi](std::size_t e) -> W { return e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi); }, 2 * N,
+          bits2.get(), ctx, extra);
+      if (N == 0) ctx.exchange_words(std::span<const W>(exw, 0), std::span<W>(exw, 0));  // as RideAlong::finish
+    } else {
+      for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(xw[e] - a[e]);
+      detail::RideAlong<Ctx> rctx(ctx, std::span<const W>(exw, N));
+      auto bits = ltz_many<Cmp>(std::vector<Shared<T, Ring, P, C>>{x + tx, x - tx}, rctx);
+      {
+        const auto& theirs = rctx.finish();
+        for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(exw[e] + theirs[e]);
+      }
+      c0s = std::move(bits[0].share());
+      c1s = std::move(bits[1].share());
+    }
+    const W* c0w = detail::is_masked_compare_v<Cmp> ? bits2.get() : c0s.data();
+    const W* c1w = detail::is_masked_compare_v<Cmp> ? bits2.get() + N : c1s.data();
+
+    // (2) Pi_Sin, local: f = sum_j beta_j sin(k_j (delta + t)) (scale 2F, then truncated).
+    C facc(flat);
+    {
+      // In chunks of CH elements as structures of arrays with fixed trip counts, so that the loops
+      // over elements vectorise.
+      constexpr std::size_t CH = 32;
+      constexpr double scale = static_cast<double>(std::uint64_t(1) << F);
+      alignas(64) double s1[CH], c1[CH], sk[CH], ck[CH];
+      alignas(64) W acc[CH];
+      alignas(64) W dcol[m2][CH];
+      W* fo = facc.data();
+      for (std::size_t e0 = 0; e0 < N; e0 += CH) {
+        const std::size_t ne = std::min(CH, N - e0);
+        for (std::size_t i = 0; i < ne; ++i) {
+          detail::ring_sincos<W>(static_cast<W>(c * exw[e0 + i]), s1[i], c1[i]);
+          const W* r = D + (e0 + i) * row;
+          for (std::size_t j = 0; j < m2; ++j) dcol[j][i] = r[j];
+        }
+        for (std::size_t i = ne; i < CH; ++i) {
+          s1[i] = 0.0;
+          c1[i] = 1.0;
+          for (std::size_t j = 0; j < m2; ++j) dcol[j][i] = 0;
+        }
+        for (std::size_t i = 0; i < CH; ++i) {
+          sk[i] = s1[i];
+          ck[i] = c1[i];
+          acc[i] = 0;
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+          const double bj = erf_fourier_beta[j] * scale;
+          const W* dc = dcol[2 * j];
+          const W* ds = dcol[2 * j + 1];
+          for (std::size_t i = 0; i < CH; ++i) {
+            acc[i] = static_cast<W>(acc[i] + detail::round_to_word<W>(bj * ck[i]) * dc[i] + detail::round_to_word<W>(bj * sk[i]) * ds[i]);
+            const double sn = sk[i] * c1[i] + ck[i] * s1[i];
+            ck[i] = ck[i] * c1[i] - sk[i] * s1[i];
+            sk[i] = sn;
+          }
+        }
+        for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = acc[i];
+      }
+    }
+    const auto f = truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(facc)), F, ctx);
+
+    // (3) One round: open f - b, c1 - m1, d - md; then c1 x, d x and d x f from the dealer's products.
+    auto sndE = detail::cmpx::uninit<W>(3 * N), rcvE = detail::cmpx::uninit<W>(3 * N);
+    {
+      const W* fw = f.share().data();
+      W *ef = sndE.get(), *e1 = ef + N, *ed = e1 + N;
+      for (std::size_t e = 0; e < N; ++e) {
+        ef[e] = static_cast<W>(fw[e] - b[e]);
+        e1[e] = static_cast<W>(c1w[e] - m1[e]);
+        ed[e] = static_cast<W>(c1w[e] - c0w[e] - md[e]);
+      }
+    }
+    ctx.exchange_words(std::span<const W>(sndE.get(), 3 * N), std::span<W>(rcvE.get(), 3 * N));
+    const W *sf_ = sndE.get(), *rf_ = rcvE.get();
+    C out(x.shape()), y(flat);
+    for (std::size_t e = 0; e < N; ++e) {
+      const W* r = D + e * row + m2;  // m1 a, md a, a b, md b, md a b
+      const W X = exw[e], Fv = static_cast<W>(sf_[e] + rf_[e]), B1 = static_cast<W>(sf_[N + e] + rf_[N + e]),
+              Dv = static_cast<W>(sf_[2 * N + e] + rf_[2 * N + e]);
+      const W c1x = static_cast<W>((p0 ? B1 * X : W(0)) + B1 * a[e] + m1[e] * X + r[0]);
+      const W dx = static_cast<W>((p0 ? Dv * X : W(0)) + Dv * a[e] + md[e] * X + r[1]);
+      // (Dv + md)(X + a)(Fv + b)
+      const W dxf = static_cast<W>((p0 ? Dv * X * Fv : W(0)) + Dv * X * b[e] + Dv * Fv * a[e] + Dv * r[2] + md[e] * X * Fv + r[3] * X +
+                                   r[1] * Fv + r[4]);
+      out.data()[e] = static_cast<W>(xw[e] - c1x);
+      y.data()[e] = static_cast<W>((dx << F) + dxf);  // d x (1 + f) at scale 2F
+    }
+    // 0.5 d x (1 + f): shift by F + 1.
+    const auto half = truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(y)), F + 1, ctx);
+    const W* hv = half.share().data();
+    for (std::size_t e = 0; e < N; ++e) out.data()[e] = static_cast<W>(out.data()[e] + hv[e]);
+    return Shared<T, Ring, P, C>(std::move(out));
+  }
+};
+
+// =====================================================================================================
+/// PUMA's piecewise polynomial GeLU with the correct segments (protocols.md section 7).
+template <class Compare = MaskedCompare<31>>
+struct PumaGelu {
+  using compare_policy = Compare;
+  static constexpr double poly0_c[4] = {-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728};
+  static constexpr double poly1_c0 = 0.008526321541038084, poly1_c1 = 0.5, poly1_c2 = 0.3603292692789629,
+                          poly1_c4 = -0.037688200365904236, poly1_c6 = 0.0018067462606141187;
+
+  /// Online rounds: comparisons, three power rounds, the selection; dealer truncation: 8 more.
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr int rounds_for = detail::ring_compare_t<Compare, Ring>::template online_rounds<Ring> + 4 + (detail::dealer_trunc_v<E> ? 8 : 0);
+  static constexpr int online_rounds = rounds_for<>;
+  /// Bytes each party sends for n elements: three comparisons of n, 12 words per element (x^2: 1,
+  /// x^3 and x^4: 4, x^6: 1, selection: 6), dealer truncation: 8 more.
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr std::uint64_t bytes_sent(std::size_t n) {
+    constexpr std::uint64_t w = sizeof(typename Ring::word_type);
+    return detail::ring_compare_t<Compare, Ring>::template bytes_sent<Ring>(3 * n) + 12 * n * w + (detail::dealer_trunc_v<E> ? 8 * n * w : 0);
+  }
+  template <class Ring = Z2k<64>, unsigned F = 16>
+  static constexpr double input_bound = detail::compare_bound<Compare, Ring, F>();
+
+  static double poly0(double x) noexcept { return ((poly0_c[3] * x + poly0_c[2]) * x + poly0_c[1]) * x + poly0_c[0]; }
+  static double poly1(double x) noexcept {
+    const double y = x * x;
+    return ((poly1_c6 * y + poly1_c4) * y + poly1_c2) * y + poly1_c1 * x + poly1_c0;
+  }
+  static double approx(double x) noexcept {
+    if (x < -4.0) return 0.0;
+    if (x < -1.95) return poly0(x);
+    if (x < 3.0) return poly1(x);
+    return x;
+  }
+
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+    static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
+    using S = Shared<T, Ring, P, C>;
+    auto g = ctx.scope("gelu");
+    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "PumaGelu");
+    // b0 = [x < -4], b1 = [x < -1.95], b2 = [x < 3]: one batched comparison.
+    auto b = ltz_many<detail::ring_compare_t<Compare, Ring>>(std::vector<S>{x + 4.0, x + 1.95, x - 3.0}, ctx);
+    // Powers, scaled so that every truncated intermediate stays below 16 on [-4, 4] (what matters:
+    // elsewhere the polynomials are multiplied by a zero bit, garbage included).
+    const double s4 = std::sqrt(-poly1_c4), s6 = std::sqrt(poly1_c6);
+    const S y = square(x, ctx);                                                  // x^2
+    const S w6 = truncate(x * s6, ctx);                                          // s6 x
+    const S z4 = truncate(y * s4, ctx);                                          // s4 x^2
+    auto r2 = mul_many_raw(std::vector<std::pair<S, S>>{{w6, y}, {z4, z4}}, ctx);
+    const S r3 = truncate(r2[0], ctx);                                           // s6 x^3
+    const S q4 = truncate(r2[1], ctx);                                           // -c4 x^4
+    const S q6 = square(r3, ctx);                                                // c6 x^6
+    const S p1 = q6 - q4 + truncate(y * poly1_c2 + x * poly1_c1 + poly1_c0, ctx);
+    const S p0 = truncate(r3 * (poly0_c[3] / s6) + y * poly0_c[2] + x * poly0_c[1] + poly0_c[0], ctx);
+    // x + b2 (p1 - x) + b1 (p0 - p1) - b0 p0: one round of three bit products.
+    auto pr = detail::bit_products(b, std::vector<S>{p0, p0 - p1, p1 - x}, ctx);
+    return x + pr[2] + pr[1] - pr[0];
+  }
+};
+
+// =====================================================================================================
+/// MPCFormer's quadratic replacement 0.125 x^2 + 0.25 x + 0.5 (not an approximation of GeLU).
+struct QuadGelu {
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr int rounds_for = 1 + (detail::dealer_trunc_v<E> ? 1 : 0);
+  static constexpr int online_rounds = rounds_for<>;
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr std::uint64_t bytes_sent(std::size_t n) {
+    return (detail::dealer_trunc_v<E> ? 2 : 1) * n * sizeof(typename Ring::word_type);
+  }
+  /// |x| <= 64 in Z2k<64> ((x + 1)^2 2^32 far below 2^63); |x| <= 6 in Z2k<32> with F = 12
+  /// ((x + 1)^2 2^24 < 2^30, the dealer truncation's condition).
+  template <class Ring = Z2k<64>, unsigned F = 16>
+  static constexpr double input_bound = Ring::bits >= 64 ? 64.0 : 6.0;
+
+  static double approx(double x) noexcept { return 0.125 * x * x + 0.25 * x + 0.5; }
+
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+    static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
+    auto g = ctx.scope("gelu");
+    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "QuadGelu");
+    auto sq = square_raw(x + 1.0, ctx) + 3.0;  // (x + 1)^2 + 3 at scale 2F
+    return truncate_by<T, typename T::trunc_policy>(sq, T::frac_bits + 3, ctx);
+  }
+};
+
+// =====================================================================================================
+/// CrypTen's GeLU (tanh form, tanh through CrypTen's "reciprocal" sigmoid), faithful to CrypTen's
+/// configuration: comparison Compare (CrypTen's A2B adder by default), exp Exp ((1 + x/256)^256, the
+/// default exp_iterations = 8: CrypTen's override to 9 covers only the reciprocal), and the reciprocal
+/// of the denominator 1 + exp(-|z|) in [1, 2] by Newton from the public start 0.75 with RecipIters = 3
+/// iterations (CrypTen's sigmoid overrides reciprocal_initial = 0.75, reciprocal_nr_iters = 3,
+/// all_pos): the first iteration is local (0.75 (2 - 0.75 d)), each further one is r (2 - r d) with
+/// two products in sequence. The library's NewtonReciprocal (div.hpp) is CrypTen's general reciprocal
+/// (exp-based start, 10 iterations), which CrypTen's sigmoid does not use.
+///   z = 2 sqrt(2/pi) (x + 0.044715 x^3): x^2 (1 round), x^3 (1 round)
+///   b = [z < 0] (Compare), p = (1 - 2 b) z (1 round), e = exp(-p) (Exp rounds), d = 1 + e
+///   r ~ 1/d (2 (RecipIters - 1) rounds), sigmoid = (1 - r) + (1 - b)(2 r - 1) (1 round)
+///   GeLU = 0.5 x (1 + (2 sigmoid - 1)) = x sigmoid (1 round)
+/// Z2k<64>, Fixed<16>, CrypTenCompare: 8 + 2 + 1 + 8 + 4 + 1 + 1 = 25 rounds; 25 + 23 = 48 words
+/// (384 B) per element each way. Error vs exact GeLU: the tanh form itself is within 4.8e-4; the
+/// sigmoid's reciprocal from 0.75 in 3 steps is off by up to (1 - 0.75 d)^8 <= 0.4% (at z = 0) and exp
+/// by up to 1.1e-3 absolute: in all below 0.01 on N(0, 4) (measured in the tests). Input range
+/// |x| <= 14 (exp's documented range [-256, 8] for -|z|; CrypTen itself breaks beyond it). Z2k<32>
+/// is not meaningful (see exp.hpp).
+template <class Compare = CrypTenCompare, class Exp = CrypTenExp, int RecipIters = 3>
+struct CrypTenGelu {
+  static_assert(RecipIters >= 1, "secformer: CrypTenGelu needs at least one Newton iteration");
+  using compare_policy = Compare;
+  static constexpr double k = 0.79788456080286535588;  // sqrt(2 / pi)
+  static constexpr double cubic = 0.044715;
+
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr int rounds_for = detail::ring_compare_t<Compare, Ring>::template online_rounds<Ring> + Exp::template rounds_for<E> +
+                                    2 + 1 + 2 * (RecipIters - 1) + 1 + 1 + (detail::dealer_trunc_v<E> ? 5 + 2 * (RecipIters - 1) : 0);
+  static constexpr int online_rounds = rounds_for<>;
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr std::uint64_t bytes_sent(std::size_t n) {
+    constexpr std::uint64_t w = sizeof(typename Ring::word_type);
+    const std::uint64_t words = 1 + 2 + 2 + static_cast<std::uint64_t>(Exp::words_per_element) + 3 * (RecipIters - 1) + 2 + 2 +
+                                (detail::dealer_trunc_v<E> ? 5 + 2 * (RecipIters - 1) + 1 + static_cast<std::uint64_t>(Exp::squarings) : 0);
+    return detail::ring_compare_t<Compare, Ring>::template bytes_sent<Ring>(n) + words * n * w;
+  }
+  template <class Ring = Z2k<64>, unsigned F = 16>
+  static constexpr double input_bound = 14.0;
+
+  /// The same approximations in double precision.
+  static double approx(double x) noexcept {
+    const double z = 2 * k * (x + cubic * x * x * x);
+    const double d = 1.0 + Exp::approx(-std::abs(z));
+    double r = 0.75;
+    for (int i = 0; i < RecipIters; ++i) r = r * (2 - r * d);
+    const double sig = z < 0 ? 1 - r : r;
+    return x * sig;
+  }
+
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+    static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
+    using S = Shared<T, Ring, P, C>;
+    using SI = Shared<Int, Ring, P, C>;
+    auto g = ctx.scope("gelu");
+    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "CrypTenGelu");
+    const S x2 = square(x, ctx);
+    const S x3 = mul(x2, x, ctx);
+    const S z = truncate(x * (2 * k) + x3 * (2 * k * cubic), ctx);  // 2y: tanh(y) = 2 sigmoid(2y) - 1
+    // CrypTen's sigmoid ("reciprocal" method).
+    const SI b = ltz<detail::ring_compare_t<Compare, Ring>>(z, ctx);
+    const SI sign = 1.0 - b * 2;
+    const S p = mul(sign, z, ctx);                   // |z|
+    const S d = Exp::eval(-p, ctx) + 1.0;            // in [1, 2]
+    S r = truncate(d * (-0.5625), ctx) + 1.5;       // first Newton step from 0.75: 0.75 (2 - 0.75 d)
+    for (int i = 1; i < RecipIters; ++i) {
+      const S rd = mul(square(r, ctx), d, ctx);     // r + (r - r^2 d), as CrypTen
+      r = r + r - rd;
+    }
+    const S sig = (1.0 - r) + mul(1.0 - b, r * 2 - 1.0, ctx);
+    return mul(x, sig, ctx);
+  }
+};
+
+// =====================================================================================================
+/// GeLU with the policy Policy; without one (void), the context's suite's gelu if it names one,
+/// else SecFormerGelu<>. The single point where the default is chosen.
+template <class Policy = void, class S, class Ctx>
+S gelu(const S& x, Ctx& ctx) {
+  using Pol = detail::pick_policy_t<Policy, Ctx, detail::suite_gelu_t, SecFormerGelu<>>;
+  return Pol::eval(x, ctx);
+}
+
+}  // namespace secformer

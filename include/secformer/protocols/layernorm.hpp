@@ -1,0 +1,404 @@
+// secformer/protocols/layernorm.hpp: LayerNorm over the last axis (protocols.md sections 6 and 7).
+//
+//   LN(x) = gamma (x - mu) / sqrt(var + eps) + beta,  mu and var over the last axis (n entries),
+//   gamma and beta of shape {n} broadcast over the rows: secret shares (model weights) or public.
+//   eps defaults to 1e-12 (BERT); pass 1e-5 for PyTorch's default.
+//
+// Common front (all policies; 1 round):
+//   centring   d = (n x - sum_row x) w / 2^F with the public w = round(2^F / n): exact up to 1 LSB
+//              and a public factor kappa = n w / 2^F ~ 1 (LN is scale invariant: the variance is
+//              taken of the same d and eps is scaled by kappa^2). A rounded 1/n in the mean would
+//              instead leave an offset of (1 - n w_eff) mu in every d.
+//   square     one opening of d - A (and of gamma - b, n words, when gamma is secret) gives both
+//              d^2 (raw, 2F fractional bits) and gamma d (dealer: SquareColTriple, 2 words/element).
+// SecFormerLayerNorm = BasicSecFormerLayerNorm<Steps = 4, MinLog2 = -10, MaxLog2 = 14>: Pi_rSqrt
+//   with the bracket start (rsqrt.hpp), fused with the front: S = sum_row d^2 stays untruncated
+//   (scale 2^2F, exact: no truncation failure however large the variance); z = S + n kappa^2 eps
+//   is bracketed (shifted left to use 60 bits), and its exact truncation X (as trunc::Dealer) comes
+//   out of the bracket's own opening; y = sqrt(n) / sqrt(z) = 1 / (kappa sqrt(var + eps)) at 20
+//   fractional bits; the output is (gamma d) y with y in two limbs (y_hi at F bits and the low
+//   20 - F bits, one row-broadcast matrix triple with two columns), so that rsqrt(1e4) = 0.01 keeps
+//   its precision while no product exceeds about 2^34 ring units.
+//     rounds: square 1, bracket 2 (open; comparisons and o_j X), u^2 1, (gamma d) y 1: 5 in all.
+//     bytes sent per party: 8 (rows n + [n if gamma is secret] + rows + ceil(5 rows L / 64) + rows
+//       + rows + rows n + 2 rows), L = (MaxLog2 - MinLog2) Steps + 2 comparison points per row:
+//       16 bytes per element plus 101 bytes per row (128 x 768: 1,591,968 bytes).
+//     dealer to party 1: 8 ((2 or 1) rows n + ceil(5 rows L / 64) + rows (384 + 20 L + 2) + rows
+//       + 2 rows n) bytes: 32 (24 with public gamma) bytes per element plus 18.8 KB per row
+//       (128 x 768: 5.56 MB); party 0: nothing.
+//     range: var + eps in [2^MinLog2, 2^MaxLog2] (default [9.8e-4, 16384], containing 1e-3..1e4);
+//       needs 2F + log2(n) + MaxLog2 + 0.25 <= 60 (F = 16: n <= 8192; F = 18: n <= 860) and
+//       n <= 2^(F-3); F in [8, 20]. The simulation throws range_error outside, the two-party run
+//       saturates (the edge buckets) and is wrong.
+//     error (measured, tests/protocols_layernorm.cpp): per row max|out - LN| / max|LN| <= 3e-4 over
+//       variances 1e-3..1e4 (mean 6e-5): the approximation (<= 5.8e-5 relative for Steps = 4) and
+//       the fixed point (1 LSB of d and of gamma d against the row's standard deviation: 2e-4 at
+//       var = 1e-3; the output's 2^-16 rounding).
+//     local truncations: d and gamma d (failure about |d| 2^-32 per element), the output
+//       (|out| 2^-30), the row's bracket values (below 2^-20 per row).
+// LayerNormWith<Rsqrt> (baselines; PumaLayerNorm = LayerNormWith<NewtonRsqrt<3>>,
+//   ReferenceSecFormerLayerNorm = LayerNormWith<GoldschmidtRsqrt<EtaStart<0>, 7>>): d^2 truncated
+//   per element (failure d^2 2^-32), var = sum_row d^2 round(2^20 / n) / 2^20 (relative error of
+//   the rounded 1/n below n 2^-21), r = Rsqrt(var + kappa^2 eps) on the rows, output (gamma d) r
+//   (one limb). Rounds: 1 + Rsqrt::online_rounds + 1 (PUMA 16, reference 15). Bytes per party:
+//   8 (rows n + [n]) + Rsqrt::bytes_sent(rows) + 8 (rows n + rows). Range and error: the Rsqrt's
+//   (PUMA: var in [0.1, 150], <= 5e-3 relative; reference: var in [0.025, 2.5], <= 1e-3).
+// CrypTenLayerNorm = BasicCrypTenLayerNorm<CrypTenSqrt, NewtonReciprocal<10>>: sqrt (x inv_sqrt(x))
+//   then CrypTen's Newton reciprocal (exp start), output (gamma d) r. Rounds: 1 + 15 + 28 + 1 = 45
+//   (CrypTen's own LayerNorm was measured at 19 rounds, consistent with 1 + inv_sqrt directly
+//   (8 + 3 x 3) + 1, i.e. PumaLayerNorm's structure with 3 rounds per Newton iteration). Range: var in
+//   [0.1, 150] (the inv_sqrt start); error <= 7e-3 relative.
+// Functions: layernorm<Policy = SecFormerLayerNorm>(x, gamma, beta, ctx, eps = 1e-12) with gamma and
+//   beta each a share of shape {n} or a public xt::xarray<double>. Each policy: online_rounds,
+//   bytes_sent(rows, n, secret_gamma), approx(x, gamma, beta, eps) (the same approximations in
+//   double precision).
+// Z2k<64> only (the variance range 1e-3..1e4 needs products of ~2^60 ring units at 2F bits).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "../config.hpp"
+#include "../context.hpp"
+#include "../core/share.hpp"
+#include "../dealer/layernorm_material.hpp"
+#include "div.hpp"
+#include "mul.hpp"
+#include "rsqrt.hpp"
+#include "trunc.hpp"
+
+namespace secformer {
+
+namespace detail::ln {
+
+using W = std::uint64_t;
+using rsq::tr;
+
+template <class G> inline constexpr bool is_share_v = is_shared<std::remove_cvref_t<G>>::value;
+
+struct Front {
+  std::size_t rows = 0, n = 0;
+  double kappa = 1;
+  xt::xarray<W> gd;       ///< {rows, n}: gamma d at F bits
+  std::vector<W> s_raw;   ///< per row: sum of the raw squares d^2 (2F bits, exact)
+  std::vector<W> s_tr;    ///< per row: sum of the squares truncated to F bits element by element
+};
+
+/// Centring and the square round (gamma secret: one SquareColTriple; public: one square pair).
+template <unsigned F, class P, class G, class Ctx>
+Front front(const W* xw, std::size_t rows, std::size_t n, const G& gamma, Ctx& ctx) {
+  Front fr;
+  fr.rows = rows;
+  fr.n = n;
+  const W w = static_cast<W>(std::llround(std::ldexp(1.0, static_cast<int>(F)) / static_cast<double>(n)));
+  SECFORMER_ASSERT(w >= 8, "layernorm: rows longer than 2^(F-3) entries");
+  SECFORMER_ASSERT(gamma.size() == n, "layernorm: gamma must have n entries");
+  fr.kappa = static_cast<double>(n) * static_cast<double>(w) / std::ldexp(1.0, static_cast<int>(F));
+  fr.gd = xt::xarray<W>(std::vector<std::size_t>{rows, n});
+  fr.s_raw.assign(rows, 0);
+  fr.s_tr.assign(rows, 0);
+  constexpr bool secret = is_share_v<G>;
+  const std::size_t N = rows * n, extra = secret ? n : 0;
+  // d = (n x - sum_row x) w / 2^F, masked for the opening (and kept in gd when gamma is public).
+  auto m = [&] {
+    if constexpr (secret) return ctx.template material<material::SquareColTriple, W>(material::Params{}.value(rows).value(n));
+    else return ctx.template material<material::SquarePair, W>(material::Params{}.shape({rows, n}));
+  }();
+  const W* a = m[0].data();
+  xt::xarray<W> mine(std::vector<std::size_t>{N + extra}), theirs(std::vector<std::size_t>{N + extra});
+  W* mp = mine.data();
+  W* gd = fr.gd.data();
+  for (std::size_t i = 0; i < rows; ++i) {
+    W s = 0;
+    for (std::size_t j = 0; j < n; ++j) s += xw[i * n + j];
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = i * n + j;
+      const W d = tr<P>((static_cast<W>(n) * xw[k] - s) * w, F);
+      mp[k] = d - a[k];
+      if constexpr (!secret) gd[k] = d;
+    }
+  }
+  if constexpr (secret)
+    for (std::size_t j = 0; j < n; ++j) mp[N + j] = gamma.share().data()[j] - m[1].data()[j];
+  ctx.exchange_words(std::span<const W>(mp, N + extra), std::span<W>(theirs.data(), N + extra));
+  const W* tp = theirs.data();
+  if constexpr (secret) {
+    const W* b = m[1].data();
+    const W* aa = m[2].data();
+    const W* ab = m[3].data();
+    std::vector<W> f(n), fb(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      f[j] = mp[N + j] + tp[N + j];
+      fb[j] = b[j];
+      if constexpr (P::id == 0) fb[j] += f[j];
+    }
+    for (std::size_t i = 0; i < rows; ++i) {
+      W sr = 0, st = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::size_t k = i * n + j;
+        const W e = mp[k] + tp[k];
+        W s2 = W(2) * e * a[k] + aa[k];
+        if constexpr (P::id == 0) s2 += e * e;
+        sr += s2;
+        st += tr<P>(s2, F);
+        gd[k] = tr<P>(e * fb[j] + a[k] * f[j] + ab[k], F);
+      }
+      fr.s_raw[i] = sr;
+      fr.s_tr[i] = st;
+    }
+  } else {
+    const W* aa = m[1].data();
+    std::vector<W> gw(n);
+    for (std::size_t j = 0; j < n; ++j) gw[j] = encode_one<Fixed<F>, Z2k<64>>(gamma.data()[j]);
+    for (std::size_t i = 0; i < rows; ++i) {
+      W sr = 0, st = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::size_t k = i * n + j;
+        const W e = mp[k] + tp[k];
+        W s2 = W(2) * e * a[k] + aa[k];
+        if constexpr (P::id == 0) s2 += e * e;
+        sr += s2;
+        st += tr<P>(s2, F);
+        gd[k] = tr<P>(gd[k] * gw[j], F);
+      }
+      fr.s_raw[i] = sr;
+      fr.s_tr[i] = st;
+    }
+  }
+  return fr;
+}
+
+/// This party's words of beta (public beta: party 0 holds the encoding, party 1 zeros).
+template <unsigned F, class P, class B>
+std::vector<W> beta_words(std::size_t n, const B& beta) {
+  SECFORMER_ASSERT(beta.size() == n, "layernorm: beta must have n entries");
+  std::vector<W> bw(n);
+  if constexpr (is_share_v<B>) {
+    for (std::size_t j = 0; j < n; ++j) bw[j] = beta.share().data()[j];
+  } else {
+    for (std::size_t j = 0; j < n; ++j) bw[j] = P::id == 0 ? encode_one<Fixed<F>, Z2k<64>>(beta.data()[j]) : W(0);
+  }
+  return bw;
+}
+
+/// The double-precision LayerNorm over the last axis with a given inverse square root.
+template <class R>
+xt::xarray<double> reference(const xt::xarray<double>& x, const xt::xarray<double>& gamma, const xt::xarray<double>& beta,
+                             double eps, R&& rsqrt_fn) {
+  const std::size_t n = x.shape()[x.dimension() - 1], rows = x.size() / n;
+  xt::xarray<double> out(x.shape());
+  for (std::size_t i = 0; i < rows; ++i) {
+    double mu = 0, var = 0;
+    for (std::size_t j = 0; j < n; ++j) mu += x.data()[i * n + j];
+    mu /= static_cast<double>(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      const double t = x.data()[i * n + j] - mu;
+      var += t * t;
+    }
+    var /= static_cast<double>(n);
+    const double r = rsqrt_fn(var + eps);
+    for (std::size_t j = 0; j < n; ++j) out.data()[i * n + j] = gamma.data()[j] * (x.data()[i * n + j] - mu) * r + beta.data()[j];
+  }
+  return out;
+}
+
+template <class S>
+void check_input(const S& x) {
+  static_assert(std::is_same_v<typename S::ring_type, Z2k<64>>, "secformer: layernorm needs Z2k<64> (see layernorm.hpp)");
+  static_assert(S::encoding_type::frac_bits >= 8 && S::encoding_type::frac_bits <= rsq::fy,
+                "secformer: layernorm needs 8..20 fractional bits");
+  SECFORMER_ASSERT(x.dimension() >= 1 && x.shape()[x.dimension() - 1] >= 2, "layernorm over a last axis of fewer than 2 entries");
+}
+
+}  // namespace detail::ln
+
+/// LayerNorm with Pi_rSqrt and the bracket start (the default).
+template <int Steps = 4, int MinLog2 = -10, int MaxLog2 = 14>
+struct BasicSecFormerLayerNorm {
+  using rsqrt_policy = GoldschmidtRsqrt<BracketStart<Steps, MinLog2, MaxLog2>>;
+  using start = BracketStart<Steps, MinLog2, MaxLog2>;
+  static constexpr int online_rounds = 5;
+  static constexpr double range_min = start::range_min();
+  static constexpr double range_max = start::range_max();
+
+  /// Bytes one party sends for rows x n (gamma secret or public).
+  static constexpr std::uint64_t bytes_sent(std::uint64_t rows, std::uint64_t n, bool secret_gamma = true) {
+    return 8 * ((rows * n + (secret_gamma ? n : 0)) + rows + (material::bracket::vars * rows * start::points + 63) / 64 + rows + rows +
+                (rows * n + 2 * rows));
+  }
+  /// Dealer bytes to party 1.
+  static constexpr std::uint64_t dealer_bytes(std::uint64_t rows, std::uint64_t n, bool secret_gamma = true) {
+    return 8 * ((secret_gamma ? 2 : 1) * rows * n + material::bracket::mask_words(rows, start::points) +
+                rows * (material::bracket::chunks * material::bracket::table_words + 2 * material::bracket::products * start::points + 2) +
+                rows + 2 * rows * n);
+  }
+
+  static xt::xarray<double> approx(const xt::xarray<double>& x, const xt::xarray<double>& gamma, const xt::xarray<double>& beta,
+                                   double eps = 1e-12) {
+    return detail::ln::reference(x, gamma, beta, eps, [](double v) { return rsqrt_policy::approx(v); });
+  }
+
+  template <class S, class G, class B, class Ctx>
+  static S eval(const S& x, const G& gamma, const B& beta, Ctx& ctx, double eps = 1e-12) {
+    using namespace detail::ln;
+    using P = typename S::party_type;
+    using C = typename S::container_type;
+    constexpr unsigned F = S::encoding_type::frac_bits;
+    check_input(x);
+    auto g = ctx.scope("layernorm");
+    const std::size_t n = x.shape()[x.dimension() - 1], rows = x.size() / n;
+    const Front fr = front<F, P>(x.share().data(), rows, n, gamma, ctx);
+    // The bracketed value z = S + n kappa^2 eps at 2F bits, y = sqrt(n) / sqrt(z).
+    const double unit = static_cast<double>(n) * fr.kappa * fr.kappa;
+    const double ztop = unit * std::exp2(MaxLog2 + 1.0 / Steps);
+    const int s = detail::rsq::max_shift(ztop, 2 * F);
+    SECFORMER_ASSERT(s >= 0, "layernorm: 2F + log2(n) + MaxLog2 exceeds 60: the untruncated sum of squares does not fit "
+                             "(use fewer fractional bits, shorter rows or a smaller MaxLog2)");
+    const int xf = std::min(24, static_cast<int>(std::floor(40.0 - std::log2(ztop))));
+    SECFORMER_ASSERT(xf >= 8 && xf < static_cast<int>(2 * F) + s, "layernorm: n and MaxLog2 leave too few bits for the variance range");
+    const detail::rsq::Plan pl = detail::rsq::make_plan(Steps, MinLog2, MaxLog2, unit, 2 * F + static_cast<unsigned>(s),
+                                                        static_cast<unsigned>(xf), std::sqrt(static_cast<double>(n)));
+    const W epsw = static_cast<W>(std::llround(std::ldexp(unit * eps, static_cast<int>(2 * F))));
+    xt::xarray<W> v(std::vector<std::size_t>{rows});
+    for (std::size_t i = 0; i < rows; ++i) {
+      W acc = fr.s_raw[i];
+      if constexpr (P::id == 0) acc += epsw;
+      v.data()[i] = acc;
+    }
+    if constexpr (P::is_solo) {
+      for (std::size_t i = 0; i < rows; ++i) {
+        const double var = std::ldexp(static_cast<double>(static_cast<std::int64_t>(v.data()[i])), -static_cast<int>(2 * F)) / unit;
+        if (!(var >= range_min && var <= range_max))
+          throw range_error("secformer: SecFormerLayerNorm: row variance + eps " + std::to_string(var) +
+                            " outside the documented range [" + std::to_string(range_min) + ", " + std::to_string(range_max) + "]");
+      }
+    }
+    v *= W(1) << s;
+    const xt::xarray<W> y = detail::rsq::bracket_rsqrt_words<P>(v, nullptr, pl, ctx);
+    // Two limbs of y: y_hi at F bits, y_lo the low (20 - F) bits at 20 bits.
+    constexpr unsigned lo_bits = detail::rsq::fy - F;
+    std::vector<W> limbs(2 * rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const W hi = tr<P>(y.data()[i], lo_bits);
+      limbs[2 * i] = hi;
+      limbs[2 * i + 1] = y.data()[i] - (hi << lo_bits);
+    }
+    const std::vector<W> bw = beta_words<F, P>(n, beta);
+    C res(x.shape());
+    W* out = res.data();
+    detail::rsq::mul_rows_each<P>(fr.gd.data(), rows, n, limbs.data(), 2, ctx, [&](std::size_t k, const W* z) {
+      out[k] = tr<P>(z[0], F) + tr<P>(z[1], detail::rsq::fy) + bw[k % n];
+    });
+    return S(std::move(res));
+  }
+};
+using SecFormerLayerNorm = BasicSecFormerLayerNorm<>;
+
+namespace detail::ln {
+/// The baselines' variance: var + kappa^2 eps as a share of x's encoding, one per row.
+template <class S, class P>
+S baseline_var(const Front& fr, double eps) {
+  using C = typename S::container_type;
+  constexpr unsigned kdiv = 20;
+  const W wn = static_cast<W>(std::llround(std::ldexp(1.0, kdiv) / static_cast<double>(fr.n)));
+  C v(std::vector<std::size_t>{fr.rows});
+  for (std::size_t i = 0; i < fr.rows; ++i) v.data()[i] = tr<P>(fr.s_tr[i] * wn, kdiv);
+  return S(std::move(v)) + fr.kappa * fr.kappa * eps;
+}
+
+/// (gamma d) r + beta, r one factor per row.
+template <class S, class P, unsigned F, class R, class B, class Ctx>
+S finish_rows(const S& x, const Front& fr, const R& r, const B& beta, Ctx& ctx) {
+  using C = typename S::container_type;
+  const std::vector<W> bw = beta_words<F, P>(fr.n, beta);
+  C res(x.shape());
+  W* out = res.data();
+  const std::size_t n = fr.n;
+  rsq::mul_rows_each<P>(fr.gd.data(), fr.rows, n, r.share().data(), 1, ctx,
+                        [&](std::size_t k, const W* z) { out[k] = tr<P>(z[0], F) + bw[k % n]; });
+  return S(std::move(res));
+}
+}  // namespace detail::ln
+
+/// LayerNorm with an elementwise inverse square root of the row variance (the baselines).
+template <class Rsqrt>
+struct LayerNormWith {
+  using rsqrt_policy = Rsqrt;
+  static constexpr int online_rounds = 1 + Rsqrt::online_rounds + 1;
+  /// Bytes one party sends for rows x n (gamma secret or public).
+  static constexpr std::uint64_t bytes_sent(std::uint64_t rows, std::uint64_t n, bool secret_gamma = true) {
+    return 8 * (rows * n + (secret_gamma ? n : 0)) + Rsqrt::bytes_sent(rows) + 8 * (rows * n + rows);
+  }
+
+  static xt::xarray<double> approx(const xt::xarray<double>& x, const xt::xarray<double>& gamma, const xt::xarray<double>& beta,
+                                   double eps = 1e-12) {
+    return detail::ln::reference(x, gamma, beta, eps, [](double v) { return Rsqrt::approx(v); });
+  }
+
+  template <class S, class G, class B, class Ctx>
+  static S eval(const S& x, const G& gamma, const B& beta, Ctx& ctx, double eps = 1e-12) {
+    using namespace detail::ln;
+    using P = typename S::party_type;
+    constexpr unsigned F = S::encoding_type::frac_bits;
+    check_input(x);
+    auto g = ctx.scope("layernorm");
+    const std::size_t n = x.shape()[x.dimension() - 1], rows = x.size() / n;
+    const Front fr = front<F, P>(x.share().data(), rows, n, gamma, ctx);
+    using R = Shared<typename S::encoding_type, Z2k<64>, P>;
+    const R var = baseline_var<R, P>(fr, eps);
+    const R r = Rsqrt::eval(var, ctx);
+    return finish_rows<S, P, F>(x, fr, r, beta, ctx);
+  }
+};
+using PumaLayerNorm = LayerNormWith<NewtonRsqrt<3>>;
+/// The paper's reference Pi_rSqrt (y_0 = 1, eta = 1, T = 7): var in about [0.025, 2.5] only.
+using ReferenceSecFormerLayerNorm = LayerNormWith<GoldschmidtRsqrt<EtaStart<0>, 7>>;
+
+/// CrypTen's LayerNorm as specified: sqrt (x inv_sqrt(x)), then the Newton reciprocal.
+template <class Sqrt = CrypTenSqrt, class Recip = NewtonReciprocal<10>>
+struct BasicCrypTenLayerNorm {
+  static constexpr int online_rounds = 1 + Sqrt::online_rounds + Recip::online_rounds + 1;
+  /// Bytes one party sends for rows x n (gamma secret or public).
+  static constexpr std::uint64_t bytes_sent(std::uint64_t rows, std::uint64_t n, bool secret_gamma = true) {
+    return 8 * (rows * n + (secret_gamma ? n : 0)) + Sqrt::bytes_sent(rows) + 8 * rows * Recip::words_per_element +
+           8 * (rows * n + rows);
+  }
+
+  static xt::xarray<double> approx(const xt::xarray<double>& x, const xt::xarray<double>& gamma, const xt::xarray<double>& beta,
+                                   double eps = 1e-12) {
+    return detail::ln::reference(x, gamma, beta, eps, [](double v) { return Recip::approx(Sqrt::approx(v)); });
+  }
+
+  template <class S, class G, class B, class Ctx>
+  static S eval(const S& x, const G& gamma, const B& beta, Ctx& ctx, double eps = 1e-12) {
+    using namespace detail::ln;
+    using P = typename S::party_type;
+    constexpr unsigned F = S::encoding_type::frac_bits;
+    check_input(x);
+    auto g = ctx.scope("layernorm");
+    const std::size_t n = x.shape()[x.dimension() - 1], rows = x.size() / n;
+    const Front fr = front<F, P>(x.share().data(), rows, n, gamma, ctx);
+    using R = Shared<typename S::encoding_type, Z2k<64>, P>;
+    const R var = baseline_var<R, P>(fr, eps);
+    const R sd = Sqrt::eval(var, ctx);
+    const R r = reciprocal<Recip>(sd, ctx);
+    return finish_rows<S, P, F>(x, fr, r, beta, ctx);
+  }
+};
+using CrypTenLayerNorm = BasicCrypTenLayerNorm<>;
+
+/// LayerNorm over the last axis with the policy (default: SecFormer's, the bracket start).
+/// Without an explicit policy, the context's suite chooses (SecFormerLayerNorm if it has none).
+template <class Policy = void, class S, class G, class B, class Ctx>
+S layernorm(const S& x, const G& gamma, const B& beta, Ctx& ctx, double eps = 1e-12) {
+  return detail::pick_policy_t<Policy, Ctx, detail::suite_layernorm_t, SecFormerLayerNorm>::eval(x, gamma, beta, ctx, eps);
+}
+
+}  // namespace secformer
