@@ -146,6 +146,12 @@ void write_json(const std::vector<Row>& rows, const std::string& path) {
   f << "]\n";
 }
 
+std::string xml_escape(const std::string& t) {
+  std::string o;
+  for (char ch : t) o += ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;" : std::string(1, ch);
+  return o;
+}
+
 /// Two horizontal bar charts (online seconds and bytes per element, log scale), one bar per row.
 void write_svg(const std::vector<Row>& rows, const std::string& path) {
   const double bar_h = 14, gap = 4, left = 330, width = 360, top = 40;
@@ -170,7 +176,7 @@ void write_svg(const std::vector<Row>& rows, const std::string& path) {
   };
   for (std::size_t i = 0; i < rows.size(); ++i)
     f << "<text x='" << left - 8 << "' y='" << top + static_cast<double>(i) * (bar_h + gap) + 11 << "' text-anchor='end'>"
-      << rows[i].op << " " << rows[i].shape << " " << rows[i].policy << "</text>\n";
+      << xml_escape(rows[i].op + " " + rows[i].shape + " " + rows[i].policy) << "</text>\n";
   chart(left, "online seconds (log)", [](const Row& r) { return r.seconds; }, 1e-4, 1e2);
   chart(left + width + 60, "online bytes per element per party (log)", [](const Row& r) { return r.bytes_per_element; }, 1, 1e5);
   f << "</svg>\n";
