@@ -62,6 +62,28 @@ template <class S> using suite_layernorm_t = typename S::layernorm;
 template <class S> using suite_compare_t = typename S::compare;
 }  // namespace detail
 
+namespace detail {
+/// Opens several shares in one round through any context-like ctx (its exchange_words): the one
+/// implementation behind Context::open_many and the wrappers that add words to a round.
+template <class Ctx, class... S>
+std::tuple<typename S::container_type...> open_through(Ctx& ctx, const S&... xs) {
+  using W = typename Ctx::word_type;
+  std::vector<W> mine, theirs;
+  mine.reserve((xs.size() + ...));
+  ((mine.insert(mine.end(), xs.share().begin(), xs.share().end())), ...);
+  theirs.resize(mine.size());
+  ctx.exchange_words(std::span<const W>(mine), std::span<W>(theirs));
+  std::size_t at = 0;
+  auto one = [&](const auto& x) {
+    typename std::remove_cvref_t<decltype(x)>::container_type out(x.shape());
+    for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<W>(mine[at + i] + theirs[at + i]);
+    at += x.size();
+    return out;
+  };
+  return std::tuple<typename S::container_type...>{one(xs)...};
+}
+}  // namespace detail
+
 /// The simulation's "channel": nothing is sent; what would be received is zero.
 struct NullChannel {
   void send(std::span<const std::byte>) {}
@@ -124,19 +146,7 @@ class Context {
   /// Opens several shares in one round; returns their ring words in order.
   template <shared_tensor... S>
   std::tuple<typename S::container_type...> open_many(const S&... xs) {
-    const std::size_t total = (xs.size() + ...);
-    std::vector<word_type> mine(total), theirs(total);
-    std::size_t at = 0;
-    ((std::copy(xs.share().begin(), xs.share().end(), mine.begin() + static_cast<std::ptrdiff_t>(at)), at += xs.size()), ...);
-    exchange_words(std::span<const word_type>(mine), std::span<word_type>(theirs));
-    at = 0;
-    auto one = [&](const auto& x) {
-      typename std::remove_cvref_t<decltype(x)>::container_type out(x.shape());
-      for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<word_type>(mine[at + i] + theirs[at + i]);
-      at += x.size();
-      return out;
-    };
-    return std::tuple<typename S::container_type...>{one(xs)...};
+    return detail::open_through(*this, xs...);
   }
 
   /// Reveals to both parties, decoded. 1 round.

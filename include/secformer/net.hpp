@@ -31,13 +31,36 @@ struct NetConfig {
 template <party_tag P, class Suite = Basic<>>
 using TcpContext = Context<P, TcpChannel, DealerClient<P, TcpChannel>, Suite>;
 
+namespace detail {
+/// A party's connection to the dealer: connect, then say which party this is (one byte).
+template <int I>
+TcpChannel connect_to_dealer(Party<I>, const std::string& host, std::uint16_t port, const TcpOptions& options) {
+  TcpChannel ch = TcpChannel::connect(host, port, options);
+  const std::byte hello[1] = {static_cast<std::byte>(I)};
+  ch.send(hello);
+  return ch;
+}
+
+/// The dealer's side: accepts both parties, in either order, and returns {party 0, party 1}.
+inline std::array<TcpChannel, 2> accept_parties(TcpListener& listener) {
+  std::optional<TcpChannel> ch[2];
+  for (int k = 0; k < 2; ++k) {
+    TcpChannel c = listener.accept();
+    std::byte hello[1];
+    c.recv(hello);
+    const int who = std::to_integer<int>(hello[0]);
+    if (who < 0 || who > 1 || ch[who]) throw channel_error("secformer: the dealer got an invalid party hello");
+    ch[who].emplace(std::move(c));
+  }
+  return {std::move(*ch[0]), std::move(*ch[1])};
+}
+}  // namespace detail
+
 /// Runs f(ctx) as party I over TCP and returns its statistics.
 template <class Suite = Basic<>, int I, class F>
 Stats run_party(Party<I>, const NetConfig& cfg, F&& f) {
   const RunOptions ro{cfg.seed, cfg.options.timeout};
-  TcpChannel dealer_ch = TcpChannel::connect(cfg.dealer_host, cfg.dealer_port, cfg.options);
-  const std::byte hello[1] = {static_cast<std::byte>(I)};
-  dealer_ch.send(hello);
+  TcpChannel dealer_ch = detail::connect_to_dealer(Party<I>{}, cfg.dealer_host, cfg.dealer_port, cfg.options);
   TcpChannel peer = I == 0 ? TcpChannel::accept(cfg.peer_port, cfg.options)
                            : TcpChannel::connect(cfg.peer_host, cfg.peer_port, cfg.options);
   TcpContext<Party<I>, Suite> ctx(peer, DealerClient<Party<I>, TcpChannel>(dealer_ch), detail::seed_for(ro, I));
@@ -50,17 +73,9 @@ Stats run_party(Party<I>, const NetConfig& cfg, F&& f) {
 inline void run_dealer(const NetConfig& cfg) {
   const RunOptions ro{cfg.seed, cfg.options.timeout};
   TcpListener listener(cfg.dealer_port, cfg.options);
-  std::optional<TcpChannel> ch[2];
-  for (int k = 0; k < 2; ++k) {
-    TcpChannel c = listener.accept();
-    std::byte hello[1];
-    c.recv(hello);
-    const int who = std::to_integer<int>(hello[0]);
-    if (who < 0 || who > 1 || ch[who]) throw channel_error("secformer: the dealer got an invalid party hello");
-    ch[who].emplace(std::move(c));
-  }
+  auto ch = detail::accept_parties(listener);
   BasicDealer<> d(detail::seed_for(ro, 2));
-  d.serve(*ch[0], *ch[1]);
+  d.serve(ch[0], ch[1]);
 }
 
 /// Runs f(ctx) for both parties with a dealer as three threads of this process connected by real
@@ -77,9 +92,7 @@ std::array<Stats, 2> run_loopback(const RunOptions& opt, F&& f) {
   std::array<Stats, 2> stats;
   auto party_main = [&]<int I>(Party<I>) {
     try {
-      TcpChannel dch = TcpChannel::connect("127.0.0.1", dealer_port, to);
-      const std::byte hello[1] = {static_cast<std::byte>(I)};
-      dch.send(hello);
+      TcpChannel dch = detail::connect_to_dealer(Party<I>{}, "127.0.0.1", dealer_port, to);
       TcpChannel peer = I == 0 ? peer_l.accept() : TcpChannel::connect("127.0.0.1", peer_port, to);
       TcpContext<Party<I>, Suite> ctx(peer, DealerClient<Party<I>, TcpChannel>(dch), detail::seed_for(opt, I));
       f(ctx);
@@ -91,17 +104,9 @@ std::array<Stats, 2> run_loopback(const RunOptions& opt, F&& f) {
   };
   std::thread dealer([&] {
     try {
-      std::optional<TcpChannel> ch[2];
-      for (int k = 0; k < 2; ++k) {
-        TcpChannel c = dealer_l.accept();
-        std::byte hello[1];
-        c.recv(hello);
-        const int who = std::to_integer<int>(hello[0]);
-        if (who < 0 || who > 1 || ch[who]) throw channel_error("secformer: the dealer got an invalid party hello");
-        ch[who].emplace(std::move(c));
-      }
+      auto ch = detail::accept_parties(dealer_l);
       BasicDealer<> d(detail::seed_for(opt, 2));
-      d.serve(*ch[0], *ch[1]);
+      d.serve(ch[0], ch[1]);
     } catch (...) {
       err.set(std::current_exception());
     }

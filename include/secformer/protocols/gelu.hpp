@@ -177,18 +177,7 @@ class RideAlong {
   }
   template <shared_tensor... S>
   std::tuple<typename S::container_type...> open_many(const S&... xs) {
-    std::vector<word_type> mine, theirs;
-    ((mine.insert(mine.end(), xs.share().begin(), xs.share().end())), ...);
-    theirs.resize(mine.size());
-    exchange_words(std::span<const word_type>(mine), std::span<word_type>(theirs));
-    std::size_t at = 0;
-    auto one = [&](const auto& x) {
-      typename std::remove_cvref_t<decltype(x)>::container_type out(x.shape());
-      for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<word_type>(mine[at + i] + theirs[at + i]);
-      at += x.size();
-      return out;
-    };
-    return std::tuple<typename S::container_type...>{one(xs)...};
+    return detail::open_through(*this, xs...);
   }
   template <class S>
   auto open(const S& x) { return std::get<0>(open_many(x)); }
