@@ -9,7 +9,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -18,6 +17,8 @@
 #include <secformer/secformer.hpp>
 #include <secformer/protocols/layernorm.hpp>
 #include <secformer/protocols/rsqrt.hpp>
+
+#include "support/test_data.hpp"
 
 namespace sf = secformer;
 
@@ -121,8 +122,8 @@ struct LnData {
 };
 
 LnData ln_data(std::size_t rows, std::size_t n, double vlo, double vhi, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> nd(0, 1);
+  secformer::test::TestData rng(seed);
+  auto nd = [](secformer::test::TestData& g) { return g.normal(); };
   LnData d;
   d.x = xt::xarray<double>::from_shape({rows, n});
   for (std::size_t i = 0; i < rows; ++i) {

@@ -7,7 +7,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -16,6 +15,8 @@
 #include <secformer/protocols/exp.hpp>
 #include <secformer/protocols/softmax.hpp>
 #include <secformer/run.hpp>
+
+#include "support/test_data.hpp"
 
 namespace sf = secformer;
 
@@ -96,10 +97,9 @@ TEST_CASE("reciprocal and division: Goldschmidt and Newton over their documented
     const xt::xarray<double> y = log_grid(1, 4096, 1001);
     const xt::xarray<double> yq = quantized<16>(y);
     const std::size_t n = y.size();
-    std::mt19937_64 rng(11);
-    std::uniform_real_distribution<double> ut(-4, 4);
+    secformer::test::TestData rng(11);
     xt::xarray<double> t = xt::xarray<double>::from_shape({n});
-    for (auto& v : t) v = ut(rng);
+    for (auto& v : t) v = rng.uniform(-4, 4);
     const xt::xarray<double> x = t * y;  // x / y = t
 
     // the approximation in double: within its interval-arithmetic bound
@@ -308,11 +308,10 @@ struct Scores {
   xt::xarray<double> x, mask;
 };
 Scores scores(std::size_t heads, std::size_t n, std::uint64_t seed, bool empty_head) {
-  std::mt19937_64 g(seed);
-  std::normal_distribution<double> nd(0, 2);
+  secformer::test::TestData g(seed);
   Scores s;
   s.x = xt::xarray<double>::from_shape({heads, n, n});
-  for (auto& v : s.x) v = nd(g);
+  for (auto& v : s.x) v = g.normal(2.0);
   s.mask = xt::ones<double>(std::vector<std::size_t>{heads, 1, n});
   for (std::size_t h = 0; h < heads; ++h)
     for (std::size_t j = 0; j < n; ++j)
