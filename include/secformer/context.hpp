@@ -12,9 +12,12 @@
 // communication, but counts the rounds and bytes a real party would spend.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -213,16 +216,24 @@ class Context {
   // ---------------------------------------------------------------- statistics
   class ScopeGuard {
    public:
-    ScopeGuard(Context& c, std::string tag) : c_(&c) { c_->tags_.push_back(std::move(tag)); }
+    ScopeGuard(Context& c, std::string tag) : c_(&c), t0_(std::chrono::steady_clock::now()) { c_->tags_.push_back(std::move(tag)); }
     ScopeGuard(const ScopeGuard&) = delete;
-    ~ScopeGuard() { c_->tags_.pop_back(); }
+    ~ScopeGuard() {  // wall time per tag; a tag open twice (nested) counts once, as in Stats
+      auto& t = c_->tags_;
+      if (std::find(t.begin(), t.end() - 1, t.back()) == t.end() - 1)
+        c_->seconds_[t.back()] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+      t.pop_back();
+    }
    private:
     Context* c_;
+    std::chrono::steady_clock::time_point t0_;
   };
   /// Counts everything until the guard ends under `tag` too.
   [[nodiscard]] ScopeGuard scope(std::string tag) { return ScopeGuard(*this, std::move(tag)); }
   const Stats& stats() const noexcept { return stats_; }
   Stats& stats() noexcept { return stats_; }
+  /// Wall-clock seconds spent inside each scope tag (this party's clock, waiting included).
+  const std::map<std::string, double>& scope_seconds() const noexcept { return seconds_; }
 
   /// Ends the session with the dealer (party 1 tells it to stop).
   void finish() { dealer_.finish(); }
@@ -255,6 +266,7 @@ class Context {
   Prg pair_;
   Stats stats_;
   std::vector<std::string> tags_;
+  std::map<std::string, double> seconds_;
   std::uint64_t next_handle_ = 0;
 };
 
