@@ -21,7 +21,10 @@
 //                                     shapes checked against the ShapeRepr bundle; throws
 //                                     usage_error naming the tensor and file for a missing file, a
 //                                     wrong shape, a wrong dtype (float64 and float32 accepted,
-//                                     little-endian, C or Fortran order), a truncated or corrupt file
+//                                     little-endian, C or Fortran order), a truncated, oversized or
+//                                     corrupt file (bad magic, version, header dict, shape overflow,
+//                                     trailing bytes) or a NaN/infinity. npy::parse(bytes) is the
+//                                     pure parser under npy::read (fuzzed: tests/fuzz/fuzz_npy.cpp)
 //   save_bundle(b, folder)            the inverse (float64, C order)
 //   random_bundle(shapes, seed)       random test weights (splitmix64; TEST DATA ONLY, never masks)
 //   share_bundle(b, ctx[, options])   secret-shares a bundle: party 0 (the model owner) inputs the
@@ -45,7 +48,10 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
+#include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -221,9 +227,16 @@ struct Array {
   std::string descr;  ///< the file's dtype descriptor, e.g. "<f8"
 };
 
+/// Bounds on what the reader accepts (a file beyond them is rejected before anything is allocated).
+struct Limits {
+  std::size_t max_header_bytes = std::size_t(1) << 16;      ///< numpy itself writes headers of < 100 bytes
+  std::uint64_t max_file_bytes = std::uint64_t(1) << 36;   ///< 64 GiB; BERT-large's largest tensor is 250 MB
+  std::size_t max_dims = 32;                               ///< numpy's NPY_MAXDIMS
+};
+
 namespace detail {
 inline std::string dtype_name(const std::string& d) {
-  if (d.size() < 3) return "'" + d + "'";
+  if (d.size() < 3 || d.size() > 8) return "'" + d + "'";
   const char kind = d[1];
   const std::string bytes = d.substr(2);
   std::string name;
@@ -236,115 +249,183 @@ inline std::string dtype_name(const std::string& d) {
     default: name = std::string(1, kind);
   }
   int bits = 0;
-  for (char c : bytes) bits = bits * 10 + (c - '0');
+  for (char c : bytes) {
+    if (c < '0' || c > '9') return "'" + d + "'";
+    bits = bits * 10 + (c - '0');
+  }
   std::string r = name + (kind == 'b' ? "" : std::to_string(8 * bits));
   if (d[0] == '>') r += " big-endian";
   return r + " ('" + d + "')";
 }
 
-[[noreturn]] inline void fail(const std::string& what, const std::filesystem::path& file, const std::string& msg) {
-  throw usage_error("secformer: weight '" + what + "': " + file.string() + ": " + msg);
+/// A printable excerpt of untrusted header text (never more than 40 characters, no control bytes).
+inline std::string excerpt(std::string_view s) {
+  std::string r;
+  for (char c : s.substr(0, 40)) r += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return s.size() > 40 ? r + "..." : r;
 }
 
-/// The value of `key` in the header dict (the text after "'key':").
-inline std::string header_field(const std::string& h, const std::string& key) {
-  const auto at = h.find("'" + key + "'");
-  if (at == std::string::npos) return {};
-  auto p = h.find(':', at);
-  if (p == std::string::npos) return {};
-  ++p;
-  while (p < h.size() && h[p] == ' ') ++p;
-  return h.substr(p);
-}
+/// A strict parser of the header dict numpy writes:
+///   {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }   (keys in any order, each once)
+class HeaderParser {
+ public:
+  explicit HeaderParser(std::string_view h) : h_(h) {}
+  /// Parses the dict into a; returns an empty string on success, else what is wrong.
+  std::string parse(Array& a, bool& fortran, std::size_t max_dims) {
+    bool have_descr = false, have_order = false, have_shape = false;
+    skip_ws();
+    if (!eat('{')) return "the header is not a dict";
+    for (;;) {
+      skip_ws();
+      if (eat('}')) break;
+      std::string key;
+      if (!string_literal(key)) return "bad key at '" + excerpt(h_.substr(p_)) + "'";
+      skip_ws();
+      if (!eat(':')) return "no ':' after '" + excerpt(key) + "'";
+      skip_ws();
+      if (key == "descr") {
+        if (have_descr) return "duplicate key 'descr'";
+        have_descr = true;
+        if (!string_literal(a.descr)) return "the dtype descriptor is not a string (structured dtypes are not supported)";
+      } else if (key == "fortran_order") {
+        if (have_order) return "duplicate key 'fortran_order'";
+        have_order = true;
+        if (word("True")) fortran = true;
+        else if (word("False")) fortran = false;
+        else return "fortran_order is neither True nor False";
+      } else if (key == "shape") {
+        if (have_shape) return "duplicate key 'shape'";
+        have_shape = true;
+        if (auto e = shape(a.shape, max_dims); !e.empty()) return e;
+      } else {
+        return "unknown key '" + excerpt(key) + "'";
+      }
+      skip_ws();
+      if (eat(',')) continue;
+      skip_ws();
+      if (eat('}')) break;
+      return "expected ',' or '}' at '" + excerpt(h_.substr(p_)) + "'";
+    }
+    skip_ws();
+    if (p_ != h_.size()) return "text after the dict";
+    if (!have_descr) return "no 'descr' (dtype descriptor)";
+    if (!have_order) return "no 'fortran_order'";
+    if (!have_shape) return "no 'shape'";
+    return {};
+  }
+
+ private:
+  std::string_view h_;
+  std::size_t p_ = 0;
+  void skip_ws() {
+    while (p_ < h_.size() && (h_[p_] == ' ' || h_[p_] == '\n' || h_[p_] == '\t' || h_[p_] == '\r')) ++p_;
+  }
+  bool eat(char c) {
+    if (p_ < h_.size() && h_[p_] == c) return ++p_, true;
+    return false;
+  }
+  bool word(std::string_view w) {
+    if (h_.substr(p_, w.size()) != w) return false;
+    p_ += w.size();
+    return true;
+  }
+  bool string_literal(std::string& out) {
+    if (p_ >= h_.size() || (h_[p_] != '\'' && h_[p_] != '"')) return false;
+    const char q = h_[p_++];
+    const auto end = h_.find(q, p_);
+    if (end == std::string_view::npos || end - p_ > 64) return false;
+    out.assign(h_.substr(p_, end - p_));
+    p_ = end + 1;
+    return true;
+  }
+  std::string shape(std::vector<std::size_t>& dims, std::size_t max_dims) {
+    if (!eat('(')) return "the shape is not a tuple";
+    bool need_comma = false;  // a 1-tuple needs its trailing comma: (3,)
+    for (;;) {
+      skip_ws();
+      if (eat(')')) break;
+      if (p_ >= h_.size() || h_[p_] < '0' || h_[p_] > '9') return "bad shape entry at '" + excerpt(h_.substr(p_)) + "'";
+      std::uint64_t v = 0;
+      while (p_ < h_.size() && h_[p_] >= '0' && h_[p_] <= '9') {
+        const unsigned digit = static_cast<unsigned>(h_[p_++] - '0');
+        if (v > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return "a shape dimension overflows 64 bits";
+        v = v * 10 + digit;
+      }
+      eat('L');  // Python 2 longs
+      if (dims.size() == max_dims) return "more than " + std::to_string(max_dims) + " dimensions";
+      dims.push_back(static_cast<std::size_t>(v));
+      skip_ws();
+      if (eat(',')) {
+        need_comma = false;
+        continue;
+      }
+      need_comma = dims.size() == 1;
+      skip_ws();
+      if (eat(')')) break;
+      return "bad shape at '" + excerpt(h_.substr(p_)) + "'";
+    }
+    if (need_comma) return "a 1-D shape needs a trailing comma";
+    return {};
+  }
+};
 }  // namespace detail
 
-/// Reads a .npy file (float64 or float32; C or Fortran order). `what` names the tensor in errors.
-inline Array read(const std::filesystem::path& file, const std::string& what = "") {
-  using detail::fail;
-  const std::string name = what.empty() ? file.filename().string() : what;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) fail(name, file, "missing file (no such .npy file)");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(name, file, "cannot open the file");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  static constexpr char magic[] = "\x93NUMPY";
+/// Parses the bytes of a .npy file (a pure function: fuzzed by tests/fuzz/fuzz_npy.cpp). Accepts
+/// versions 1.0, 2.0 and 3.0, dtypes '<f8' and '<f4', C or Fortran order; returns C-order doubles.
+/// Throws usage_error "secformer: weight '<what>': <source>: <reason>" for bad magic, an unknown
+/// version, a truncated header, a malformed header dict, another dtype, a shape whose element count
+/// overflows or exceeds the data (truncated file), bytes after the data, or a NaN or infinity.
+inline Array parse(std::span<const unsigned char> bytes, const std::string& what = "", const std::string& source = "<memory>",
+                   const Limits& lim = {}) {
+  auto fail = [&](const std::string& msg) -> void { throw usage_error("secformer: weight '" + what + "': " + source + ": " + msg); };
+  static constexpr unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (bytes.size() < 10 || std::memcmp(bytes.data(), magic, 6) != 0)
-    fail(name, file, "corrupt file: not a .npy file (bad magic, " + std::to_string(bytes.size()) + " bytes)");
-  const unsigned major = static_cast<unsigned char>(bytes[6]);
+    fail("corrupt file: not a .npy file (bad magic, " + std::to_string(bytes.size()) + " bytes)");
+  const unsigned major = bytes[6], minor = bytes[7];
   std::size_t hlen = 0, hstart = 0;
-  if (major == 1) {
-    hlen = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+  if (major == 1 && minor == 0) {
+    hlen = bytes[8] | (std::size_t(bytes[9]) << 8);
     hstart = 10;
-  } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) fail(name, file, "truncated file (incomplete header)");
-    for (int i = 0; i < 4; ++i) hlen |= static_cast<std::size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+  } else if ((major == 2 || major == 3) && minor == 0) {
+    if (bytes.size() < 12) fail("truncated file (incomplete header)");
+    for (int i = 0; i < 4; ++i) hlen |= std::size_t(bytes[8 + i]) << (8 * i);
     hstart = 12;
   } else {
-    fail(name, file, "corrupt file: unknown .npy format version " + std::to_string(major));
+    fail("corrupt file: unknown .npy format version " + std::to_string(major) + "." + std::to_string(minor));
   }
-  if (hstart + hlen > bytes.size()) fail(name, file, "truncated file (incomplete header)");
-  const std::string h(bytes.data() + hstart, hlen);
+  if (hlen > lim.max_header_bytes) fail("corrupt file: header of " + std::to_string(hlen) + " bytes (at most " + std::to_string(lim.max_header_bytes) + ")");
+  if (hlen > bytes.size() - hstart) fail("truncated file (incomplete header)");
+  const std::string_view h(reinterpret_cast<const char*>(bytes.data()) + hstart, hlen);
   Array a;
-  // descr
-  {
-    const std::string v = detail::header_field(h, "descr");
-    if (v.size() < 2 || v[0] != '\'') fail(name, file, "corrupt header (no dtype descriptor)");
-    const auto end = v.find('\'', 1);
-    if (end == std::string::npos) fail(name, file, "corrupt header (dtype descriptor)");
-    a.descr = v.substr(1, end - 1);
-  }
-  // fortran_order
   bool fortran = false;
-  {
-    const std::string v = detail::header_field(h, "fortran_order");
-    if (v.rfind("True", 0) == 0) fortran = true;
-    else if (v.rfind("False", 0) != 0) fail(name, file, "corrupt header (fortran_order)");
-  }
-  // shape
-  {
-    const std::string v = detail::header_field(h, "shape");
-    if (v.empty() || v[0] != '(') fail(name, file, "corrupt header (shape)");
-    const auto end = v.find(')');
-    if (end == std::string::npos) fail(name, file, "corrupt header (shape)");
-    std::size_t cur = 0;
-    bool digits = false;
-    for (std::size_t i = 1; i < end; ++i) {
-      const char c = v[i];
-      if (c >= '0' && c <= '9') {
-        cur = cur * 10 + static_cast<std::size_t>(c - '0');
-        digits = true;
-      } else if (c == ',') {
-        if (!digits) fail(name, file, "corrupt header (shape)");
-        a.shape.push_back(cur);
-        cur = 0;
-        digits = false;
-      } else if (c != ' ' && c != 'L') {
-        fail(name, file, "corrupt header (shape)");
-      }
-    }
-    if (digits) a.shape.push_back(cur);
-  }
+  if (auto e = detail::HeaderParser(h).parse(a, fortran, lim.max_dims); !e.empty()) fail("corrupt header: " + e);
   std::size_t item = 0;
   if (a.descr == "<f8") item = 8;
   else if (a.descr == "<f4") item = 4;
-  else fail(name, file, "wrong dtype: the file holds " + detail::dtype_name(a.descr) + "; expected float64 ('<f8') or float32 ('<f4')");
+  else fail("wrong dtype: the file holds " + detail::dtype_name(a.descr) + "; expected float64 ('<f8') or float32 ('<f4')");
+  const std::size_t off = hstart + hlen, have = bytes.size() - off;
   std::size_t n = 1;
-  for (auto d : a.shape) n *= d;
-  const std::size_t off = hstart + hlen, need = n * item, have = bytes.size() - off;
+  bool overflow = false;
+  for (auto d : a.shape) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  std::size_t need = 0;
+  overflow = overflow || __builtin_mul_overflow(n, item, &need);
+  if (overflow) fail("corrupt header: shape " + nn::detail::dims_str(a.shape) + " has more elements than fit in memory");
   if (have < need)
-    fail(name, file, "truncated file: shape " + nn::detail::dims_str(a.shape) + " needs " + std::to_string(need) + " data bytes, the file has " +
-                         std::to_string(have));
-  if (have > need) fail(name, file, "corrupt file: " + std::to_string(have - need) + " bytes after the data of shape " + nn::detail::dims_str(a.shape));
+    fail("truncated file: shape " + nn::detail::dims_str(a.shape) + " needs " + std::to_string(need) + " data bytes, the file has " + std::to_string(have));
+  if (have > need) fail("corrupt file: " + std::to_string(have - need) + " bytes after the data of shape " + nn::detail::dims_str(a.shape));
   std::vector<double> raw(n);
+  const unsigned char* src = bytes.data() + off;
   if (item == 8) {
-    std::memcpy(raw.data(), bytes.data() + off, need);
+    if (n) std::memcpy(raw.data(), src, need);
   } else {
     for (std::size_t i = 0; i < n; ++i) {
       float f;
-      std::memcpy(&f, bytes.data() + off + 4 * i, 4);
+      std::memcpy(&f, src + 4 * i, 4);
       raw[i] = f;
     }
   }
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(raw[i])) fail("non-finite value (NaN or infinity) at flat index " + std::to_string(i) + " of the file's data");
   if (!fortran || a.shape.size() < 2) {
     a.data = std::move(raw);
   } else {
@@ -356,6 +437,24 @@ inline Array read(const std::filesystem::path& file, const std::string& what = "
     a.data.assign(c.begin(), c.end());
   }
   return a;
+}
+
+/// Reads a .npy file (see parse). `what` names the tensor in errors.
+inline Array read(const std::filesystem::path& file, const std::string& what = "", const Limits& lim = {}) {
+  const std::string name = what.empty() ? file.filename().string() : what;
+  auto fail = [&](const std::string& msg) -> void { throw usage_error("secformer: weight '" + name + "': " + file.string() + ": " + msg); };
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) fail("missing file (no such .npy file)");
+  const auto size = std::filesystem::file_size(file, ec);
+  if (ec) fail("cannot read the file size");
+  if (size > lim.max_file_bytes) fail("oversized file: " + std::to_string(size) + " bytes (at most " + std::to_string(lim.max_file_bytes) + ")");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("cannot open the file");
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (static_cast<std::uint64_t>(in.gcount()) != size || in.peek() != std::ifstream::traits_type::eof())
+    fail("the file changed size while being read");
+  return parse(bytes, name, file.string(), lim);
 }
 
 /// Reads a .npy file as a tensor.
