@@ -5,6 +5,7 @@
 #include <cmath>
 #include <thread>
 
+#include <secformer/channel/shaped.hpp>
 #include <secformer/secformer.hpp>
 
 #include "support/test_data.hpp"
@@ -222,4 +223,45 @@ TEST_CASE("statistics are counted per tag, nested tags once", "[context]") {
   CHECK(s["gelu"].rounds == 2);
   CHECK(s["mul"].rounds == 2);
   CHECK(s["nothing"].rounds == 0);
+}
+
+TEST_CASE("shaped channel: delays each message by rtt/2 + bytes/bandwidth, content intact", "[channel][shaped]") {
+  // 8 Mbit/s (1 byte per microsecond), 20 ms RTT: a 10000-byte message takes 10 ms + 10 ms.
+  const sf::LinkShape link = sf::LinkShape::parse("8mbit,20ms");
+  CHECK(link.bits_per_second == Approx(8e6));
+  CHECK(link.rtt == std::chrono::milliseconds(20));
+  CHECK(link.message_seconds(10000) == Approx(0.020));
+  auto [a, b] = sf::MemoryChannel::make_pair(std::chrono::milliseconds(5000));
+  sf::ShapedChannel<sf::MemoryChannel> sa(std::move(a), link), sb(std::move(b), link);
+  std::vector<std::byte> m0(10000, std::byte{7}), m1(10000, std::byte{9}), in0(10000), in1(10000);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread peer([&] { sb.exchange(m1, in1); });
+  sa.exchange(m0, in0);
+  peer.join();
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(in0 == m1);
+  CHECK(in1 == m0);
+  CHECK(dt >= 0.020);  // both directions at once: one message time, not two
+  CHECK(sa.delayed() == std::chrono::milliseconds(20));
+  CHECK(sa.messages() == 1);
+  // One-way messages: the receiver sees them after the delay.
+  const auto t1 = std::chrono::steady_clock::now();
+  std::thread sender([&] { sa.send(std::span<const std::byte>(m0.data(), 2000)); });
+  std::vector<std::byte> part(2000);
+  sb.recv(part);
+  sender.join();
+  CHECK(std::chrono::steady_clock::now() - t1 >= std::chrono::milliseconds(12));
+  CHECK(part[0] == std::byte{7});
+  // The estimate charges the same per round: 3 rounds, 30000 bytes on this link = 30 ms + 30 ms.
+  CHECK(sf::estimate_online_seconds(0.5, 3, 30000, link) == Approx(0.56));
+  CHECK(sf::estimate_online_seconds(0.5, 3, 30000, sf::LinkShape{}) == Approx(0.5));
+  // Presets and bad input.
+  CHECK(sf::LinkShape::parse("lan").bits_per_second == Approx(3e9));
+  CHECK(sf::LinkShape::parse("wan").rtt == std::chrono::milliseconds(40));
+  CHECK(sf::LinkShape::parse("1gbit,0.5ms").rtt == std::chrono::microseconds(500));
+  CHECK_THROWS_AS(sf::LinkShape::parse("fast"), sf::usage_error);
+  CHECK_THROWS_AS(sf::LinkShape::parse("1gbit,5parsecs"), sf::usage_error);
+  CHECK_THROWS_AS(sf::LinkShape::parse("-1gbit,1ms"), sf::usage_error);
+  CHECK_THROWS_AS(sf::LinkShape::parse("0gbit,1ms"), sf::usage_error);
+  CHECK_THROWS_AS(sf::LinkShape::parse("xgbit,1ms"), sf::usage_error);
 }
