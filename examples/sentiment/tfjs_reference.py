@@ -248,7 +248,7 @@ class Tokenizer:
                 if e is None:
                     continue
                 single |= ln == 1
-                if best[i] + e[1] > best[i + ln]:
+                if best[i] + e[1] > best[i + ln] + 1e-9:  # equal scores up to rounding: the first found wins
                     best[i + ln], back[i + ln] = best[i] + e[1], (i, e[0])
             if not single and best[i] + self.unk > best[i + 1]:
                 best[i + 1], back[i + 1] = best[i] + self.unk, (i, 0)
@@ -278,6 +278,12 @@ def main():
     c = sub.add_parser('check')
     c.add_argument('dump')
     c.add_argument('--min-cosine', type=float, default=0.999)
+    f = sub.add_parser('features')
+    f.add_argument('out')
+    f.add_argument('first', type=int)
+    f.add_argument('step', type=int)
+    f.add_argument('count', type=int)
+    f.add_argument('--batch', type=int, default=16)
     t = sub.add_parser('check-tokens')
     t.add_argument('--count', type=int, default=2000)
     a = ap.parse_args()
@@ -313,6 +319,22 @@ def main():
         print('cross-check: %d texts, worst cosine %.7f (bound %.4f): %s' % (len(rows), worst, a.min_cosine, 'passed' if ok else 'FAILED'))
         return 0 if ok else 1
 
+    if a.cmd == 'features':
+        # The graph's embeddings of IMDB reviews from the C++ token ids (cache/imdb_tokens_128.npy),
+        # in the format of `use_teacher features` (OUT.emb.npy float32 N x 512, OUT.idx.npy int32).
+        nodes, consts = load_graph(dist)
+        toks = np.load(os.path.join(a.cache, 'imdb_tokens_128.npy'))
+        lens = np.load(os.path.join(a.cache, 'imdb_lengths_128.npy'))
+        idx = np.arange(a.count, dtype=np.int32) * a.step + a.first
+        assert idx[-1] < len(toks)
+        emb = []
+        for k in range(0, len(idx), a.batch):
+            emb.append(graph_embedding(nodes, consts, [list(toks[r, :lens[r]]) for r in idx[k:k + a.batch]]))
+        np.save(a.out + '.emb.npy', np.concatenate(emb).astype(np.float32))
+        np.save(a.out + '.idx.npy', idx)
+        print('graph features of %d reviews written to %s.{emb,idx}.npy' % (len(idx), a.out))
+        return 0
+
     if a.cmd == 'check-tokens':
         toks = np.load(os.path.join(a.cache, 'imdb_tokens_128.npy'))
         lens = np.load(os.path.join(a.cache, 'imdb_lengths_128.npy'))
@@ -324,8 +346,11 @@ def main():
             text = reviews[r]['t'].replace('<br />', ' ')
             nfkc_changed += unicodedata.normalize('NFKC', text) != text
             agree += tok.encode(text, 128) == list(toks[r, :lens[r]])
-        print('tokenizer check: %d/%d reviews with identical ids (C++ vs Python); Python NFKC changes the text of %d of them' % (
-            agree, len(picks), nfkc_changed))
+        if agree == len(picks):
+            print('tokenizer check: all %d reviews give identical ids (C++ vs Python); Python NFKC changes the text of %d of them' % (
+                agree, nfkc_changed))
+        else:
+            print('tokenizer check: FAILED, %d of %d reviews give identical ids' % (agree, len(picks)))
         return 0 if agree == len(picks) else 1
     return 2
 

@@ -12,6 +12,7 @@
 //      piece gets an unknown edge (id 0, score = lowest score - 10, SentencePiece's penalty), so
 //      it is used only where nothing else fits; consecutive unknowns merge into one id 0.
 //      Reserved ids (0 .. reserved-1: U+FFFD, <s>, </s>, extra_token_id_1..3) never match text;
+//      ties within 1e-9 (equal scores up to rounding) go to the longest last piece;
 //      a piece listed twice keeps its best score (lowest id among equals); a JSON null score
 //      counts as 0 (what the TF.js runtime's arithmetic does with it).
 //      No piece contains U+2581 after its first code point, so words segment independently:
@@ -400,6 +401,9 @@ class Tokenizer {
   void segment(std::u32string_view w, std::vector<std::int32_t>& ids) const {
     const std::size_t n = w.size();
     constexpr double none = -std::numeric_limits<double>::infinity();
+    // Equal-score segmentations (e.g. "mm"+"m" vs "m"+"mm") differ only by rounding: within `tie`
+    // the first found wins (the smallest start of the last piece), whatever the summation order.
+    constexpr double tie = 1e-9;
     std::vector<double> best(n + 1, none);
     std::vector<std::int32_t> id(n + 1, -1);
     std::vector<std::size_t> from(n + 1, 0);
@@ -414,7 +418,7 @@ class Tokenizer {
         if (it == index_.end()) continue;
         if (len == 1) covered = true;
         const double sc = best[i] + pieces_[static_cast<std::size_t>(it->second)].second;
-        if (sc > best[i + len]) best[i + len] = sc, id[i + len] = it->second, from[i + len] = i;
+        if (sc > best[i + len] + tie) best[i + len] = sc, id[i + len] = it->second, from[i + len] = i;
       }
       if (!covered && best[i] + unk_score_ > best[i + 1]) best[i + 1] = best[i] + unk_score_, id[i + 1] = 0, from[i + 1] = i;
     }
