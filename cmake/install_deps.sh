@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs secformer's build dependencies from Debian 12's packages when any is missing.
 set -euo pipefail
-packages=(g++ cmake make xtensor-dev xtl-dev libxsimd-dev libboost-dev libasio-dev catch2 libssl-dev libopenblas-dev
+packages=(g++ cmake make xtensor-dev xtl-dev libxsimd-dev libboost-dev libasio-dev catch2 libssl-dev openssl libopenblas-dev
           clang libclang-rt-14-dev)  # clang: the libFuzzer targets (cmake/sanitize_and_fuzz.sh)
 missing=()
 for p in "${packages[@]}"; do

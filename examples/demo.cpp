@@ -6,6 +6,15 @@
 //     --dealer HOST:PORT   where the dealer listens (default 127.0.0.1:7401)
 //     --bind ADDR          address the listening roles bind to (default 127.0.0.1; 0.0.0.0 for all)
 //     --seed N             reproducible test keys (never in a deployment)
+//     --tls-cert FILE      this role's certificate (PEM); with --tls-key and --tls-ca every connection
+//     --tls-key FILE       runs inside TLS with mutual authentication: each role must present a
+//     --tls-ca FILE        certificate from this CA that names its role (p0, p1, dealer)
+//     --tls-dir DIR        all-in-one mode: DIR/ca.pem and DIR/<role>.pem, DIR/<role>.key per role
+//     --session ID         session identifier; all three roles must use the same one
+//     --timeout MS         per-operation deadline (default 60000); --connect-timeout MS for set-up
+//
+// Before any share is sent the roles compare library version, ring, encoding, suite, model shape
+// digest and session id, and refuse the session naming the first field that differs.
 //
 // Party 0 holds a weight matrix, party 1 a feature vector; they compute a secure linear layer with a
 // square activation, and only party 1 learns the result.
@@ -51,6 +60,9 @@ void program(Ctx& ctx) {
             << c.dealer_bytes << " bytes from the dealer\n";
 }
 
+/// The shapes of this program's inputs, for the session handshake's model digest.
+const std::uint64_t model_digest = sf::handshake::shape_digest({{4, 3}, {1, 4}});
+
 int run_role(const std::string& role, const sf::NetConfig& cfg) {
   if (role == "dealer") sf::run_dealer(cfg);
   else if (role == "p0") sf::run_party(sf::party<0>, cfg, [](auto& ctx) { program(ctx); });
@@ -62,7 +74,15 @@ int run_role(const std::string& role, const sf::NetConfig& cfg) {
 
 int main(int argc, char** argv) try {
   sf::NetConfig cfg;
+  cfg.model_digest = model_digest;
+  std::string tls_dir;
   std::string role = argc > 1 && argv[1][0] != '-' ? argv[1] : "all";
+  if (role == "all") cfg.options.connect_timeout = std::chrono::milliseconds(10000);
+  auto ms = [](const std::string& v) {
+    if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+      throw sf::usage_error("expected a time in milliseconds, got '" + v + "'");
+    return std::chrono::milliseconds(std::stoul(v));
+  };
   for (int i = role == "all" ? 1 : 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) throw sf::usage_error("missing value after " + a);
@@ -71,16 +91,32 @@ int main(int argc, char** argv) try {
     else if (a == "--dealer") split_host_port(v, cfg.dealer_host, cfg.dealer_port);
     else if (a == "--bind") cfg.options.bind_address = v;
     else if (a == "--seed") cfg.seed = std::stoull(v);
+    else if (a == "--tls-cert") cfg.options.tls.cert_file = v;
+    else if (a == "--tls-key") cfg.options.tls.key_file = v;
+    else if (a == "--tls-ca") cfg.options.tls.ca_file = v;
+    else if (a == "--tls-dir") tls_dir = v;
+    else if (a == "--session") cfg.session_id = v;
+    else if (a == "--timeout") cfg.options.timeout = ms(v);
+    else if (a == "--connect-timeout") cfg.options.connect_timeout = ms(v);
     else throw sf::usage_error("unknown option " + a);
   }
-  if (role != "all") return run_role(role, cfg);
-  cfg.options.connect_timeout = std::chrono::milliseconds(10000);
+  auto tls_for = [&](const std::string& r) {
+    if (!tls_dir.empty()) cfg.options.tls = {tls_dir + "/" + r + ".pem", tls_dir + "/" + r + ".key", tls_dir + "/ca.pem", ""};
+  };
+  if (!cfg.options.tls.enabled() && tls_dir.empty() &&
+      (cfg.options.bind_address != "127.0.0.1" || cfg.peer_host != "127.0.0.1" || cfg.dealer_host != "127.0.0.1"))
+    std::cerr << "warning: plain TCP beyond loopback; use --tls-cert/--tls-key/--tls-ca for a deployment\n";
+  if (role != "all") {
+    tls_for(role);
+    return run_role(role, cfg);
+  }
   pid_t pids[3];
   const char* roles[3] = {"dealer", "p0", "p1"};
   for (int k = 0; k < 3; ++k) {
     pids[k] = fork();
     if (pids[k] == 0) {
       try {
+        tls_for(roles[k]);
         const int code = run_role(roles[k], cfg);
         std::cout.flush();
         _exit(code);

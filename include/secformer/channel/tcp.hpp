@@ -1,9 +1,13 @@
-// secformer/channel/tcp.hpp: a byte channel over TCP (standalone Asio). The only header of the
-// library that includes Asio; it is not part of the umbrella header.
+// secformer/channel/tcp.hpp: a byte channel over TCP, optionally inside TLS with mutual certificate
+// authentication (standalone Asio and its SSL stream over OpenSSL). With channel/tls.hpp the only
+// headers of the library that include Asio; not part of the umbrella header.
 //
-// Wire format: every message is one frame, an 8-byte little-endian payload length followed by the
-// payload. A length above TcpOptions::max_frame_bytes (or above the caller's limit) is rejected
-// before any allocation.
+// Wire format (channel/frame.hpp): every message is one frame, an 8-byte little-endian payload length
+// followed by the payload. A length above TcpOptions::max_frame_bytes (or above the caller's limit)
+// is rejected before any allocation. With TcpOptions::tls enabled, frames travel inside TLS 1.2+;
+// the handshake runs inside connect()/accept() (deadline connect_timeout) and a peer whose
+// certificate is missing, not signed by the CA or (with tls.peer_name) not of the expected name is
+// refused with a channel_error saying so.
 //
 // Each channel owns a private asio::io_context and drives it from the calling thread only: send,
 // recv and exchange start asynchronous operations and run the context until they finish or the
@@ -34,6 +38,8 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "frame.hpp"
+#include "tls.hpp"
 
 namespace secformer {
 
@@ -51,27 +57,41 @@ struct TcpOptions {
   bool no_delay = true;
   /// SO_SNDBUF and SO_RCVBUF when positive; the operating system's default otherwise.
   int socket_buffer_bytes = 0;
+  /// TLS with mutual authentication; plain TCP when no file is set.
+  TlsOptions tls{};
 };
 
 namespace detail::tcp {
 
-inline constexpr std::size_t header_bytes = 8;
+inline constexpr std::size_t header_bytes = frame::header_bytes;
 inline constexpr std::size_t max_io_chunk = std::size_t{1} << 28;  // bytes handed to one system call
+inline constexpr std::size_t tls_coalesce_bytes = 16384;           // small TLS frames go out as one record
 using clock = std::chrono::steady_clock;
-
-inline void put_le64(std::byte* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xffu);
-}
-inline std::uint64_t get_le64(const std::byte* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= std::uint64_t(std::to_integer<unsigned>(p[i])) << (8 * i);
-  return v;
-}
+using frame::get_le64;
+using frame::put_le64;
+using tls_stream = asio::ssl::stream<asio::ip::tcp::socket&>;
 
 inline bool is_disconnect(const asio::error_code& ec) noexcept {
   return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted || ec == asio::error::not_connected || ec == asio::error::shut_down;
+         ec == asio::error::connection_aborted || ec == asio::error::not_connected || ec == asio::error::shut_down ||
+         ec == asio::ssl::error::stream_truncated;
 }
+
+/// The stream an operation uses: the socket, or the TLS stream over it.
+struct Io {
+  asio::ip::tcp::socket& sock;
+  tls_stream* tls = nullptr;
+  template <class Buffers, class Handler>
+  void write_some(const Buffers& b, Handler&& h) {
+    if (tls) tls->async_write_some(b, std::forward<Handler>(h));
+    else sock.async_write_some(b, std::forward<Handler>(h));
+  }
+  template <class Buffers, class Handler>
+  void read_some(const Buffers& b, Handler&& h) {
+    if (tls) tls->async_read_some(b, std::forward<Handler>(h));
+    else sock.async_read_some(b, std::forward<Handler>(h));
+  }
+};
 
 inline std::string ms(std::chrono::milliseconds t) { return std::to_string(t.count()) + " ms"; }
 
@@ -98,22 +118,29 @@ inline void fail(asio::ip::tcp::socket& sock, Failure& f, Failure::Kind k, bool 
 /// Writes one frame (header and payload gathered into the same system calls).
 class FrameWriter {
  public:
-  FrameWriter(asio::ip::tcp::socket& s, std::span<const std::byte> payload, Failure& f) : sock_(s), payload_(payload), f_(f) {
+  FrameWriter(Io io, std::span<const std::byte> payload, Failure& f) : io_(io), payload_(payload), f_(f) {
     put_le64(header_.data(), payload.size());
+    // A TLS stream writes only the first buffer of a sequence: stage small frames as one record.
+    if (io_.tls && payload.size() <= tls_coalesce_bytes) {
+      staged_.assign(header_.begin(), header_.end());
+      staged_.insert(staged_.end(), payload.begin(), payload.end());
+    }
   }
   FrameWriter(const FrameWriter&) = delete;
   FrameWriter& operator=(const FrameWriter&) = delete;
 
   void start() {
     std::array<asio::const_buffer, 2> bufs;
-    if (done_ < header_bytes) {
+    if (!staged_.empty()) {
+      bufs[0] = asio::const_buffer(staged_.data() + done_, staged_.size() - done_);
+    } else if (done_ < header_bytes) {
       bufs[0] = asio::const_buffer(header_.data() + done_, header_bytes - done_);
       bufs[1] = asio::const_buffer(payload_.data(), std::min(payload_.size(), max_io_chunk));
     } else {
       const std::size_t off = done_ - header_bytes;
       bufs[0] = asio::const_buffer(payload_.data() + off, std::min(payload_.size() - off, max_io_chunk));
     }
-    sock_.async_write_some(bufs, [this](const asio::error_code& ec, std::size_t n) { on_write(ec, n); });
+    io_.write_some(bufs, [this](const asio::error_code& ec, std::size_t n) { on_write(ec, n); });
   }
   bool finished() const noexcept { return finished_; }
   bool complete() const noexcept { return done_ == total(); }
@@ -125,18 +152,19 @@ class FrameWriter {
     done_ += n;
     if (ec) {
       finished_ = true;
-      if (ec == asio::error::operation_aborted) fail(sock_, f_, Failure::io, true, ec);  // no-op if a cause is known
-      else fail(sock_, f_, is_disconnect(ec) ? Failure::disconnected : Failure::io, true, ec);
+      if (ec == asio::error::operation_aborted) fail(io_.sock, f_, Failure::io, true, ec);  // no-op if a cause is known
+      else fail(io_.sock, f_, is_disconnect(ec) ? Failure::disconnected : Failure::io, true, ec);
       return;
     }
     if (done_ == total()) { finished_ = true; return; }
     start();
   }
 
-  asio::ip::tcp::socket& sock_;
+  Io io_;
   std::span<const std::byte> payload_;
   Failure& f_;
   std::array<std::byte, header_bytes> header_{};
+  std::vector<std::byte> staged_;
   std::size_t done_ = 0;
   bool finished_ = false;
 };
@@ -146,11 +174,11 @@ class FrameWriter {
 class FrameReader {
  public:
   /// Fixed-size mode: the frame must hold exactly target.size() bytes.
-  FrameReader(asio::ip::tcp::socket& s, std::span<std::byte> target, std::uint64_t max_frame, Failure& f)
-      : sock_(s), target_(target), vec_(nullptr), limit_(max_frame), f_(f) {}
+  FrameReader(Io io, std::span<std::byte> target, std::uint64_t max_frame, Failure& f)
+      : io_(io), target_(target), vec_(nullptr), limit_(max_frame), f_(f) {}
   /// Vector mode: any length up to limit.
-  FrameReader(asio::ip::tcp::socket& s, std::vector<std::byte>& out, std::uint64_t limit, Failure& f)
-      : sock_(s), vec_(&out), limit_(limit), f_(f) {}
+  FrameReader(Io io, std::vector<std::byte>& out, std::uint64_t limit, Failure& f)
+      : io_(io), vec_(&out), limit_(limit), f_(f) {}
   FrameReader(const FrameReader&) = delete;
   FrameReader& operator=(const FrameReader&) = delete;
 
@@ -158,12 +186,12 @@ class FrameReader {
     std::array<asio::mutable_buffer, 2> bufs;
     if (got_ < header_bytes) {
       bufs[0] = asio::mutable_buffer(header_.data() + got_, header_bytes - got_);
-      if (!vec_) bufs[1] = asio::mutable_buffer(target_.data(), std::min(target_.size(), max_io_chunk));
+      if (!vec_ && !io_.tls) bufs[1] = asio::mutable_buffer(target_.data(), std::min(target_.size(), max_io_chunk));
     } else {
       const std::size_t off = got_ - header_bytes;
       bufs[0] = asio::mutable_buffer(target_.data() + off, std::min<std::size_t>(len_ - off, max_io_chunk));
     }
-    sock_.async_read_some(bufs, [this](const asio::error_code& ec, std::size_t n) { on_read(ec, n); });
+    io_.read_some(bufs, [this](const asio::error_code& ec, std::size_t n) { on_read(ec, n); });
   }
   bool finished() const noexcept { return finished_; }
   bool complete() const noexcept { return have_len_ && got_ == header_bytes + len_; }
@@ -177,8 +205,8 @@ class FrameReader {
     if (!have_len_ && got_ >= header_bytes && !check_header()) { finished_ = true; return; }
     if (ec) {
       finished_ = true;
-      if (ec == asio::error::operation_aborted) fail(sock_, f_, Failure::io, false, ec);
-      else fail(sock_, f_, is_disconnect(ec) ? Failure::disconnected : Failure::io, false, ec);
+      if (ec == asio::error::operation_aborted) fail(io_.sock, f_, Failure::io, false, ec);
+      else fail(io_.sock, f_, is_disconnect(ec) ? Failure::disconnected : Failure::io, false, ec);
       return;
     }
     if (complete()) { finished_ = true; return; }
@@ -186,16 +214,13 @@ class FrameReader {
   }
 
   bool check_header() {
-    len_ = get_le64(header_.data());
+    const auto c = frame::check_header(std::span<const std::byte, header_bytes>(header_), limit_,
+                                       vec_ ? -1 : static_cast<std::int64_t>(target_.size()));
+    len_ = c.length;
     have_len_ = true;
-    if (len_ > limit_) {
-      if (f_.kind == Failure::none) { f_.announced = len_; f_.limit = limit_; }
-      fail(sock_, f_, Failure::oversized, false);
-      return false;
-    }
-    if (!vec_ && len_ != target_.size()) {
-      if (f_.kind == Failure::none) { f_.announced = len_; f_.limit = target_.size(); }
-      fail(sock_, f_, Failure::mismatch, false);
+    if (c.verdict != frame::HeaderCheck::ok) {
+      if (f_.kind == Failure::none) { f_.announced = c.length; f_.limit = c.limit; }
+      fail(io_.sock, f_, c.verdict == frame::HeaderCheck::oversized ? Failure::oversized : Failure::mismatch, false);
       return false;
     }
     if (vec_) {
@@ -205,7 +230,7 @@ class FrameReader {
     return true;
   }
 
-  asio::ip::tcp::socket& sock_;
+  Io io_;
   std::span<std::byte> target_;
   std::vector<std::byte>* vec_;
   std::uint64_t limit_;
@@ -220,6 +245,10 @@ class FrameReader {
 }  // namespace detail::tcp
 
 class TcpListener;
+class TcpChannel;
+namespace detail::tcp {
+struct TestAccess;
+}
 
 /// One party's end of a TCP connection to its peer. Move-only; the destructor closes the socket.
 class TcpChannel {
@@ -243,7 +272,7 @@ class TcpChannel {
   void send(std::span<const std::byte> msg) {
     State& st = open_state("send");
     detail::tcp::Failure f;
-    detail::tcp::FrameWriter w(st.sock, msg, f);
+    detail::tcp::FrameWriter w(st.io(), msg, f);
     w.start();
     drive(st, [&] { return w.finished(); }, f);
     if (f.kind != detail::tcp::Failure::none)
@@ -256,7 +285,7 @@ class TcpChannel {
   void recv(std::span<std::byte> out) {
     State& st = open_state("recv");
     detail::tcp::Failure f;
-    detail::tcp::FrameReader r(st.sock, out, st.opt.max_frame_bytes, f);
+    detail::tcp::FrameReader r(st.io(), out, st.opt.max_frame_bytes, f);
     r.start();
     drive(st, [&] { return r.finished(); }, f);
     if (f.kind != detail::tcp::Failure::none) throw_failure(st, f, "while " + receiving(r, out.size()));
@@ -268,7 +297,7 @@ class TcpChannel {
     State& st = open_state("recv_message");
     std::vector<std::byte> msg;
     detail::tcp::Failure f;
-    detail::tcp::FrameReader r(st.sock, msg, std::min<std::uint64_t>(max_bytes, st.opt.max_frame_bytes), f);
+    detail::tcp::FrameReader r(st.io(), msg, std::min<std::uint64_t>(max_bytes, st.opt.max_frame_bytes), f);
     r.start();
     drive(st, [&] { return r.finished(); }, f);
     if (f.kind != detail::tcp::Failure::none) throw_failure(st, f, "while " + receiving(r, 0));
@@ -280,8 +309,8 @@ class TcpChannel {
   void exchange(std::span<const std::byte> out, std::span<std::byte> in) {
     State& st = open_state("exchange");
     detail::tcp::Failure f;
-    detail::tcp::FrameWriter w(st.sock, out, f);
-    detail::tcp::FrameReader r(st.sock, in, st.opt.max_frame_bytes, f);
+    detail::tcp::FrameWriter w(st.io(), out, f);
+    detail::tcp::FrameReader r(st.io(), in, st.opt.max_frame_bytes, f);
     w.start();
     r.start();
     drive(st, [&] { return w.finished() && r.finished(); }, f);
@@ -305,18 +334,58 @@ class TcpChannel {
   /// Payload bytes sent and received by completed operations (frame headers not included).
   std::uint64_t bytes_sent() const noexcept { return st_ ? st_->sent : 0; }
   std::uint64_t bytes_received() const noexcept { return st_ ? st_->received : 0; }
+  /// Whether the connection runs inside TLS.
+  bool is_tls() const noexcept { return st_ && st_->tls; }
+  /// Whether the peer's (CA-verified) TLS certificate carries `name` (CN or subjectAltName); false without TLS.
+  bool peer_certificate_names(const std::string& name) const {
+    return st_ && st_->tls && detail::tls::peer_has_name(st_->tls->native_handle(), name);
+  }
 
  private:
   friend class TcpListener;
+  friend struct detail::tcp::TestAccess;
 
   struct State {
     explicit State(Options o) : opt(std::move(o)) {}
     asio::io_context ioc{1};
     asio::ip::tcp::socket sock{ioc};
     Options opt;
+    std::shared_ptr<asio::ssl::context> tls_ctx;      // outlives the stream (declared before it)
+    std::unique_ptr<detail::tcp::tls_stream> tls;
     std::uint64_t sent = 0;
     std::uint64_t received = 0;
+    detail::tcp::Io io() noexcept { return {sock, tls.get()}; }
   };
+
+  /// Runs the TLS handshake on a connected socket (deadline: connect_timeout) and checks the peer's
+  /// name. Throws channel_error explaining a refusal; the socket is closed then.
+  static void start_tls(State& st, bool server, const std::string& where) {
+    if (!st.tls_ctx) return;
+    st.tls = std::make_unique<detail::tcp::tls_stream>(st.sock, *st.tls_ctx);
+    asio::error_code result = asio::error::timed_out;
+    bool done = false;
+    st.tls->async_handshake(server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+                            [&](const asio::error_code& ec) { result = ec; done = true; });
+    const auto deadline = detail::tcp::clock::now() + st.opt.connect_timeout;
+    st.ioc.restart();
+    while (!done && st.ioc.run_one_until(deadline) != 0) {
+    }
+    if (!done) {
+      drain(st);
+      throw channel_error("secformer: TLS handshake with " + where + " timed out after " + detail::tcp::ms(st.opt.connect_timeout));
+    }
+    if (result) {
+      asio::error_code ignored;
+      st.sock.close(ignored);
+      throw channel_error("secformer: TLS handshake with " + where + " failed: " + detail::tls::explain(result));
+    }
+    if (!st.opt.tls.peer_name.empty() && !detail::tls::peer_has_name(st.tls->native_handle(), st.opt.tls.peer_name)) {
+      asio::error_code ignored;
+      st.sock.close(ignored);
+      throw channel_error("secformer: TLS refused: the peer at " + where + " has a valid certificate, but not for '" +
+                          st.opt.tls.peer_name + "'");
+    }
+  }
 
   explicit TcpChannel(std::unique_ptr<State> st) : st_(std::move(st)) {}
 
@@ -385,7 +454,9 @@ class TcpChannel {
         throw channel_error("secformer: timed out after " + detail::tcp::ms(st.opt.timeout) + " " + what +
                             "; the channel is closed");
       case K::disconnected:
-        throw channel_error("secformer: peer disconnected while " + what + " (" + f.ec.message() + ")");
+        if (detail::tls::is_tls_error(f.ec) && f.ec != asio::ssl::error::stream_truncated)
+          throw channel_error("secformer: " + detail::tls::explain(f.ec) + " " + what);
+        throw channel_error("secformer: peer disconnected " + what + " (" + f.ec.message() + ")");
       case K::oversized:
         throw channel_error("secformer: oversized frame: the peer announced " + std::to_string(f.announced) +
                             " bytes, the limit is " + std::to_string(f.limit) + " bytes; the channel is closed");
@@ -393,6 +464,8 @@ class TcpChannel {
         throw channel_error("secformer: expected a message of " + std::to_string(f.limit) + " bytes, got a frame of " +
                             std::to_string(f.announced) + " bytes; the channel is closed");
       default:
+        if (detail::tls::is_tls_error(f.ec))
+          throw channel_error("secformer: " + detail::tls::explain(f.ec) + " " + what);
         throw channel_error("secformer: TCP error " + what + ": " + f.ec.message());
     }
   }
@@ -402,11 +475,25 @@ class TcpChannel {
 
 static_assert(byte_channel<TcpChannel>);
 
+namespace detail::tcp {
+/// For fault-injection tests only: writes raw bytes (no frame header) on the channel's stream.
+struct TestAccess {
+  static void write_raw(TcpChannel& ch, std::span<const std::byte> bytes) {
+    TcpChannel::State& st = ch.open_state("write_raw");
+    asio::error_code ec;
+    if (st.tls) asio::write(*st.tls, asio::buffer(bytes.data(), bytes.size()), ec);
+    else asio::write(st.sock, asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec) throw channel_error("secformer: raw write failed: " + ec.message());
+  }
+};
+}  // namespace detail::tcp
+
 /// A listening socket. Bind to port 0 to let the system choose a free port, read it with port(),
 /// then accept() connections (each waits up to options.connect_timeout).
 class TcpListener {
  public:
   explicit TcpListener(std::uint16_t port = 0, TcpOptions options = {}) : st_(std::make_unique<State>(std::move(options))) {
+    if (st_->opt.tls.enabled()) st_->tls_ctx = detail::tls::make_context(st_->opt.tls, true);  // bad files fail here
     asio::error_code ec;
     const auto addr = asio::ip::make_address(st_->opt.bind_address, ec);
     if (ec) throw channel_error("secformer: invalid bind address '" + st_->opt.bind_address + "': " + ec.message());
@@ -439,6 +526,7 @@ class TcpListener {
     if (!st_ || !st_->acceptor.is_open()) throw channel_error("secformer: accept on a closed TCP listener");
     const std::uint16_t p = port();
     auto ch = std::make_unique<TcpChannel::State>(st_->opt);
+    ch->tls_ctx = st_->tls_ctx;
     asio::error_code result;
     bool done = false;
     st_->acceptor.async_accept(ch->sock, [&](const asio::error_code& ec) { result = ec; done = true; });
@@ -459,6 +547,7 @@ class TcpListener {
       throw channel_error("secformer: accept on " + st_->opt.bind_address + ":" + std::to_string(p) +
                           " failed: " + result.message());
     TcpChannel::configure(*ch);
+    TcpChannel::start_tls(*ch, true, "a peer connecting to " + st_->opt.bind_address + ":" + std::to_string(p));
     return TcpChannel(std::move(ch));
   }
 
@@ -474,6 +563,7 @@ class TcpListener {
     asio::io_context ioc{1};
     asio::ip::tcp::acceptor acceptor{ioc};
     TcpOptions opt;
+    std::shared_ptr<asio::ssl::context> tls_ctx;  // shared by the accepted channels
   };
   std::unique_ptr<State> st_;
 };
@@ -485,6 +575,7 @@ inline TcpChannel TcpChannel::accept(std::uint16_t port, Options options) {
 
 inline TcpChannel TcpChannel::connect(const std::string& host, std::uint16_t port, Options options) {
   auto st = std::make_unique<State>(std::move(options));
+  if (st->opt.tls.enabled()) st->tls_ctx = detail::tls::make_context(st->opt.tls, false);  // bad files fail here
   const std::string where = host + ":" + std::to_string(port);
   const auto limit = st->opt.connect_timeout;
   const auto deadline = detail::tcp::clock::now() + limit;
@@ -524,6 +615,7 @@ inline TcpChannel TcpChannel::connect(const std::string& host, std::uint16_t por
       }
       if (!result) {
         configure(*st);
+        start_tls(*st, false, where);
         return TcpChannel(std::move(st));
       }
       last = result;
