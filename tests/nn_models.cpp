@@ -2,17 +2,20 @@
 // the Solo fixed-point simulation, doubles with the same approximations, the exact double model),
 // measured rounds and bytes against the layers' documented costs, the client-side embedding option,
 // the pooler's tanh, weight bundles through .npy files (round trip and the documented errors), and
-// a model whose layers differ in width built with the combinators.
+// a model whose layers differ in width built with the combinators, the .npy parser on malformed
+// bytes, and the simulation's range checks of every approximation with a documented input range.
 #include <catch2/catch.hpp>
 
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -461,4 +464,239 @@ TEST_CASE("nn: combinators build a model whose layers differ in width", "[nn][co
   CHECK(same(id(x, approx_ctx), x));
   const auto twice = nn::named("twice", nn::fn([](const auto& v, auto&) { return std::decay_t<decltype(v)>(v + v); }));
   CHECK(same(twice(x, approx_ctx), 2.0 * x));
+}
+
+// ================================================================================================
+
+namespace {
+/// The bytes of a .npy file with a given header dict text (padded as numpy pads) and data bytes.
+std::vector<unsigned char> npy_bytes(const std::string& dict, const std::vector<unsigned char>& data, int version = 1) {
+  const std::size_t pre = version == 1 ? 10 : 12;
+  std::string h = dict;
+  h.append((64 - (pre + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  std::vector<unsigned char> b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(version), 0};
+  for (std::size_t i = 0; i < pre - 8; ++i) b.push_back(static_cast<unsigned char>(h.size() >> (8 * i)));
+  b.insert(b.end(), h.begin(), h.end());
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+template <class T>
+std::vector<unsigned char> raw_bytes(const std::vector<T>& v) {
+  std::vector<unsigned char> b(v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+std::string dict(const std::string& descr, const std::string& shape, const std::string& order = "False") {
+  return "{'descr': '" + descr + "', 'fortran_order': " + order + ", 'shape': " + shape + ", }";
+}
+std::string parse_error(const std::vector<unsigned char>& b, const nn::npy::Limits& lim = {}) {
+  return message_of([&] { (void)nn::npy::parse(b, "t", "<bytes>", lim); });
+}
+}  // namespace
+
+TEST_CASE("nn: the .npy parser accepts numpy's files and rejects malformed bytes with clear errors", "[nn][weights][npy]") {
+  namespace npy = nn::npy;
+  const std::vector<double> six = {1.5, -2, 0.25, 4, 5, -6};
+  SECTION("valid files: versions 1.0, 2.0 and 3.0, scalars, empty arrays, float32, Fortran order in 3-D") {
+    for (int v : {1, 2, 3}) {
+      const auto a = npy::parse(npy_bytes(dict("<f8", "(2, 3)"), raw_bytes(six), v));
+      CHECK(a.shape == std::vector<std::size_t>{2, 3});
+      CHECK(a.data == six);
+    }
+    CHECK(npy::parse(npy_bytes(dict("<f8", "()"), raw_bytes(std::vector<double>{7}))).data == std::vector<double>{7});
+    const auto empty = npy::parse(npy_bytes(dict("<f8", "(0, 3)"), {}));
+    CHECK((empty.shape == std::vector<std::size_t>{0, 3} && empty.data.empty()));
+    CHECK(npy::parse(npy_bytes(dict("<f4", "(3,)"), raw_bytes(std::vector<float>{1, 2, 3}))).data == std::vector<double>{1, 2, 3});
+    // Keys in another order, double quotes, no trailing comma, Python 2 longs.
+    CHECK(npy::parse(npy_bytes("{\"shape\": (2L, 3L), \"fortran_order\": False, \"descr\": \"<f8\"}", raw_bytes(six))).data == six);
+    // Fortran order: element (i, j, k) of a 2 x 3 x 4 array is at i + 2 j + 6 k in the file.
+    std::vector<double> f(24);
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t j = 0; j < 3; ++j)
+        for (std::size_t k = 0; k < 4; ++k) f[i + 2 * j + 6 * k] = 100.0 * i + 10.0 * j + k;
+    const auto a = npy::parse(npy_bytes(dict("<f8", "(2, 3, 4)", "True"), raw_bytes(f)));
+    REQUIRE(a.data.size() == 24);
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t j = 0; j < 3; ++j)
+        for (std::size_t k = 0; k < 4; ++k) CHECK(a.data[12 * i + 4 * j + k] == 100.0 * i + 10.0 * j + k);
+  }
+  SECTION("magic, version and header length") {
+    auto good = npy_bytes(dict("<f8", "(2, 3)"), raw_bytes(six));
+    auto b = good;
+    b[5] = 'Z';
+    CHECK_THAT(parse_error(b), Catch::Contains("weight 't': <bytes>: corrupt file: not a .npy file (bad magic"));
+    CHECK_THAT(parse_error({0x93, 'N', 'U'}), Catch::Contains("bad magic, 3 bytes"));
+    CHECK_THAT(parse_error({}), Catch::Contains("bad magic, 0 bytes"));
+    b = good;
+    b[6] = 4;
+    CHECK_THAT(parse_error(b), Catch::Contains("unknown .npy format version 4.0"));
+    b = good;
+    b[7] = 1;
+    CHECK_THAT(parse_error(b), Catch::Contains("unknown .npy format version 1.1"));
+    b.assign(good.begin(), good.begin() + 40);
+    CHECK_THAT(parse_error(b), Catch::Contains("truncated file (incomplete header)"));
+    b = npy_bytes(dict("<f8", "(2, 3)"), raw_bytes(six), 2);
+    b[10] = 0x10;  // header length 2^20 + ...: beyond the limit, rejected before anything is read
+    const std::size_t hlen = b[8] | (std::size_t(b[9]) << 8) | (std::size_t(0x10) << 16);
+    CHECK_THAT(parse_error(b), Catch::Contains("corrupt file: header of " + std::to_string(hlen) + " bytes (at most 65536)"));
+  }
+  SECTION("the header dict") {
+    const auto d = raw_bytes(six);
+    const std::pair<std::string, std::string> cases[] = {
+        {"['descr', '<f8']", "the header is not a dict"},
+        {"{'descr': '<f8', 'fortran_order': False}", "no 'shape'"},
+        {"{'shape': (2, 3), 'fortran_order': False}", "no 'descr'"},
+        {"{'descr': '<f8', 'shape': (2, 3)}", "no 'fortran_order'"},
+        {"{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)}", "duplicate key 'descr'"},
+        {"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}", "unknown key 'extra'"},
+        {dict("<f8", "(2, 3)", "maybe"), "fortran_order is neither True nor False"},
+        {dict("<f8", "[2, 3]"), "the shape is not a tuple"},
+        {dict("<f8", "(6)"), "a 1-D shape needs a trailing comma"},
+        {dict("<f8", "(-2, -3)"), "bad shape entry at '-2, -3)"},
+        {dict("<f8", "(2 3)"), "bad shape at '3)"},
+        {dict("<f8", "(2, 3)") + " x", "text after the dict"},
+        {"{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (6,)}", "the dtype descriptor is not a string (structured dtypes are not supported)"},
+        {"{'descr' '<f8'}", "no ':' after 'descr'"},
+        {"{'descr': '<f8' 'fortran_order': False}", "expected ',' or '}'"},
+        {dict("<f8", "(99999999999999999999999,)"), "a shape dimension overflows 64 bits"},
+        {dict("<f8", "(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)"), "more than 32 dimensions"},
+    };
+    for (const auto& [h, want] : cases) {
+      INFO(h);
+      CHECK_THAT(parse_error(npy_bytes(h, d)), Catch::Contains("corrupt header: " + want));
+    }
+  }
+  SECTION("dtype, shape against size, trailing bytes, non-finite values") {
+    CHECK_THAT(parse_error(npy_bytes(dict(">f8", "(2, 3)"), raw_bytes(six))), Catch::Contains("wrong dtype: the file holds float64 big-endian ('>f8')"));
+    CHECK_THAT(parse_error(npy_bytes(dict("|u1", "(6,)"), std::vector<unsigned char>(6))), Catch::Contains("wrong dtype: the file holds uint8 ('|u1')"));
+    CHECK_THAT(parse_error(npy_bytes(dict("<f2", "(3,)"), std::vector<unsigned char>(6))), Catch::Contains("float16 ('<f2')"));
+    // Element counts that overflow 64 bits are rejected before any allocation...
+    CHECK_THAT(parse_error(npy_bytes(dict("<f8", "(4294967296, 4294967296, 16)"), raw_bytes(six))),
+               Catch::Contains("corrupt header: shape (4294967296, 4294967296, 16) has more elements than fit in memory"));
+    CHECK_THAT(parse_error(npy_bytes(dict("<f8", "(2305843009213693952,)"), raw_bytes(six))), Catch::Contains("more elements than fit in memory"));
+    // ...and so are absurd shapes that fit 64 bits but not the file.
+    CHECK_THAT(parse_error(npy_bytes(dict("<f8", "(1000000000, 1000)"), raw_bytes(six))),
+               Catch::Contains("truncated file: shape (1000000000, 1000) needs 8000000000000 data bytes, the file has 48"));
+    CHECK_THAT(parse_error(npy_bytes(dict("<f8", "(2, 2)"), raw_bytes(six))), Catch::Contains("corrupt file: 16 bytes after the data of shape (2, 2)"));
+    auto nan = six;
+    nan[1] = std::nan("");
+    CHECK_THAT(parse_error(npy_bytes(dict("<f8", "(2, 3)"), raw_bytes(nan))), Catch::Contains("non-finite value (NaN or infinity) at flat index 1"));
+    const std::vector<float> inf = {1, 2, -std::numeric_limits<float>::infinity()};
+    CHECK_THAT(parse_error(npy_bytes(dict("<f4", "(3,)"), raw_bytes(inf))), Catch::Contains("non-finite value (NaN or infinity) at flat index 2"));
+  }
+  SECTION("files: oversized files are refused before reading; shape and dtype errors name the tensor") {
+    namespace fs = std::filesystem;
+    const fs::path file = fs::temp_directory_path() / ("secformer_npy_" + std::to_string(std::hash<std::string>{}(fs::current_path().string()) % 100000) + ".npy");
+    npy::save(file, xt::xarray<double>{{1.0, 2.0}, {3.0, 4.0}});
+    npy::Limits small;
+    small.max_file_bytes = 100;
+    CHECK_THAT(message_of([&] { (void)npy::read(file, "layer0.fc1.w", small); }),
+               Catch::Contains("weight 'layer0.fc1.w': " + file.string() + ": oversized file: 160 bytes (at most 100)"));
+    CHECK(npy::read(file).data == std::vector<double>{1, 2, 3, 4});
+    fs::remove(file);
+  }
+}
+
+// ================================================================================================
+
+namespace {
+/// The documented input range [lo, hi] of an element-wise policy (a constant or a function).
+template <class P>
+std::pair<double, double> documented_range() {
+  if constexpr (requires { P::range_min(); }) return {P::range_min(), P::range_max()};
+  else return {P::range_min, P::range_max};
+}
+/// Whether the simulation throws range_error for f on the 1 x 8 row x (any other exception fails).
+template <class F>
+bool solo_range_error(const xt::xarray<double>& x, F f) {
+  try {
+    sf::run_solo<TestSuite>(77, [&](auto& ctx) { (void)f(ctx.input(sf::party<0>, x), ctx); });
+  } catch (const sf::range_error&) {
+    return true;
+  }
+  return false;
+}
+xt::xarray<double> row_of(double v) {
+  xt::xarray<double> x = xt::zeros<double>({1, 8});
+  x.fill(v);
+  return x;
+}
+/// A row whose variance is a^2 (entries +-a).
+xt::xarray<double> spread_row(double a) {
+  xt::xarray<double> x = xt::zeros<double>({1, 8});
+  for (std::size_t i = 0; i < 8; ++i) x(0, i) = i % 2 ? a : -a;
+  return x;
+}
+}  // namespace
+
+TEST_CASE("range checks: every approximation with a documented input range throws range_error in the simulation", "[nn][range]") {
+  // Inside the range (ends within 1%) runs; outside it (10% beyond either end) is detected. The
+  // two-party run cannot see these values (they are secret); its behaviour outside the ranges is
+  // measured in the protocols' own tests ("documented failure cases").
+  auto check_range = [](const char* name, double lo, double hi, auto f) {
+    INFO(name << " documented range [" << lo << ", " << hi << "]");
+    const double in_lo = lo >= 0 ? lo * 1.01 : lo * 0.99, in_hi = hi >= 0 ? hi * 0.99 : hi * 1.01;
+    const double out_lo = lo > 0 ? lo * 0.9 : lo * 1.1 - (lo == 0 ? 0.1 : 0), out_hi = hi >= 0 ? hi * 1.1 : hi * 0.9;
+    CHECK_FALSE(solo_range_error(row_of(in_lo), f));
+    CHECK_FALSE(solo_range_error(row_of(in_hi), f));
+    CHECK(solo_range_error(row_of(out_lo), f));
+    CHECK(solo_range_error(row_of(out_hi), f));
+  };
+  auto elementwise = [&]<class P>(const char* name, auto f) {
+    const auto [lo, hi] = documented_range<P>();
+    check_range(name, lo, hi, f);
+  };
+  elementwise.operator()<sf::CrypTenExp>("CrypTenExp", [](const auto& x, auto& ctx) { return sf::exp<sf::CrypTenExp>(x, ctx); });
+  elementwise.operator()<sf::GoldschmidtReciprocal<>>("GoldschmidtReciprocal", [](const auto& x, auto& ctx) { return sf::reciprocal<sf::GoldschmidtReciprocal<>>(x, ctx); });
+  elementwise.operator()<sf::NewtonReciprocal<>>("NewtonReciprocal", [](const auto& x, auto& ctx) { return sf::reciprocal<sf::NewtonReciprocal<>>(x, ctx); });
+  elementwise.operator()<sf::GoldschmidtRsqrt<>>("GoldschmidtRsqrt (bracket start)", [](const auto& x, auto& ctx) { return sf::rsqrt<sf::GoldschmidtRsqrt<>>(x, ctx); });
+  using EtaRsqrt = sf::GoldschmidtRsqrt<sf::EtaStart<0>, 7>;
+  elementwise.operator()<EtaRsqrt>("GoldschmidtRsqrt<EtaStart<0>, 7>", [](const auto& x, auto& ctx) { return sf::rsqrt<EtaRsqrt>(x, ctx); });
+  elementwise.operator()<sf::NewtonRsqrt<>>("NewtonRsqrt", [](const auto& x, auto& ctx) { return sf::rsqrt<sf::NewtonRsqrt<>>(x, ctx); });
+  elementwise.operator()<sf::NewtonRsqrt<>>("CrypTenSqrt", [](const auto& x, auto& ctx) { return sf::sqrt<sf::CrypTenSqrt>(x, ctx); });
+  auto gelu = [&]<class P>(const char* name) {
+    constexpr double b = P::template input_bound<sf::Z2k<64>, 16>;
+    check_range(name, -b, b, [](const auto& x, auto& ctx) { return sf::gelu<P>(x, ctx); });
+  };
+  gelu.operator()<sf::SecFormerGelu<>>("SecFormerGelu");
+  gelu.operator()<sf::PumaGelu<>>("PumaGelu");
+  gelu.operator()<sf::QuadGelu>("QuadGelu");
+  gelu.operator()<sf::CrypTenGelu<>>("CrypTenGelu");
+  using Tanh = nn::SigmoidTanh<sf::MaskedCompare<>>;
+  check_range("SigmoidTanh", -Tanh::input_bound, Tanh::input_bound, [](const auto& x, auto& ctx) { return nn::tanh<Tanh>(x, ctx); });
+  check_range("MaskedCompare<31> (|x| < 2^31 ring units)", -32767.0, 32767.0, [](const auto& x, auto& ctx) { return sf::ltz<sf::MaskedCompare<31>>(x, ctx); });
+  // CrypTen's softmax: logits in [-64, 64].
+  check_range("CrypTenSoftmax", -sf::CrypTenSoftmax::logit_max, sf::CrypTenSoftmax::logit_max,
+              [](const auto& x, auto& ctx) { return sf::softmax<sf::CrypTenSoftmax>(x, ctx); });
+  // 2Quad softmaxes: the row mean of (x + 5)^2 in [1/4, 1024] (SecFormer) or [1/32, 2000] (MPCFormer).
+  auto quad = [](auto policy, double mean) {
+    return solo_range_error(row_of(std::sqrt(mean) - 5.0), [](const auto& x, auto& ctx) { return sf::softmax<decltype(policy)>(x, ctx); });
+  };
+  CHECK_FALSE(quad(sf::Quad2Softmax{}, 0.3));
+  CHECK_FALSE(quad(sf::Quad2Softmax{}, 1000));
+  CHECK(quad(sf::Quad2Softmax{}, 0.2));
+  CHECK(quad(sf::Quad2Softmax{}, 1100));
+  CHECK_FALSE(quad(sf::MPCFormerSoftmax{}, 0.04));
+  CHECK_FALSE(quad(sf::MPCFormerSoftmax{}, 1950));
+  CHECK(quad(sf::MPCFormerSoftmax{}, 0.02));
+  CHECK(quad(sf::MPCFormerSoftmax{}, 2100));
+  // LayerNorms: the row variance (rows of +-a have variance a^2) in the Rsqrt's range.
+  auto ln = [](auto policy, double var) {
+    return solo_range_error(spread_row(std::sqrt(var)), [](const auto& x, auto& ctx) {
+      using P = decltype(policy);
+      return sf::layernorm<P>(x, xt::xarray<double>(xt::ones<double>({8})), xt::xarray<double>(xt::zeros<double>({8})), ctx);
+    });
+  };
+  CHECK_FALSE(ln(sf::SecFormerLayerNorm{}, 1.1e-3));
+  CHECK_FALSE(ln(sf::SecFormerLayerNorm{}, 16000));
+  CHECK(ln(sf::SecFormerLayerNorm{}, 8e-4));
+  CHECK(ln(sf::SecFormerLayerNorm{}, 18000));
+  for (auto [lo, hi] : {std::pair{0.11, 140.0}, std::pair{0.09, 160.0}}) {
+    const bool inside = lo > 0.1;
+    CHECK(ln(sf::PumaLayerNorm{}, lo) != inside);
+    CHECK(ln(sf::PumaLayerNorm{}, hi) != inside);
+    CHECK(ln(sf::CrypTenLayerNorm{}, lo) != inside);
+    CHECK(ln(sf::CrypTenLayerNorm{}, hi) != inside);
+  }
 }
