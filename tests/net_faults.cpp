@@ -531,3 +531,61 @@ TEST_CASE("fault matrix: every fault of every role stops the others cleanly with
   std::cout << "\n" << table.str() << std::flush;
   if (const char* path = std::getenv("SECFORMER_FAULT_TABLE")) std::ofstream(path) << table.str();
 }
+
+namespace {
+struct OtherSuite : sf::Basic<> {};  // same ring and encoding as Basic<>, another protocol suite
+
+/// Three processes where party 1 runs Suite1 and party 0 runs Basic<>: returns each role's exit code and message.
+template <class Suite1>
+std::array<RoleResult, 3> run_suites() {
+  sf::NetConfig cfg;
+  cfg.peer_port = free_port();
+  cfg.dealer_port = free_port();
+  cfg.options.timeout = op_timeout;
+  cfg.options.connect_timeout = setup_timeout;
+  const std::string out = "/tmp/secformer_suites_" + std::to_string(getpid()) + "_";
+  auto child = [&](int r, auto f) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      int code = 0;
+      try {
+        f();
+      } catch (const std::exception& e) {
+        std::ofstream(out + std::to_string(r)) << e.what() << "\n";
+        code = 1;
+      }
+      _exit(code);
+    }
+    return pid;
+  };
+  const auto t0 = steady::now();
+  pid_t pid[3];
+  pid[2] = child(2, [&] { sf::run_dealer(cfg); });
+  pid[0] = child(0, [&] { sf::run_party<sf::Basic<>>(sf::party<0>, cfg, [](auto&) {}); });
+  pid[1] = child(1, [&] { sf::run_party<Suite1>(sf::party<1>, cfg, [](auto&) {}); });
+  std::array<RoleResult, 3> res;
+  for (int r = 0; r < 3; ++r) {
+    int status = 0;
+    waitpid(pid[r], &status, 0);
+    res[r].code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    res[r].ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+    res[r].message = read_file(out + std::to_string(r));
+    std::remove((out + std::to_string(r)).c_str());
+  }
+  return res;
+}
+}  // namespace
+
+TEST_CASE("handshake: parties with another ring, encoding or suite are refused, naming the field", "[net][handshake][process]") {
+  auto check = [](const std::array<RoleResult, 3>& res, const std::string& field) {
+    for (int r = 0; r < 3; ++r) {
+      INFO("role " << role_label(r) << ": " << res[r].message);
+      CHECK(res[r].code == 1);
+      CHECK(contains(res[r].message, "field '" + field + "' differs"));
+      CHECK(res[r].ms < std::chrono::duration<double, std::milli>(stop_bound).count());
+    }
+  };
+  check(run_suites<sf::Basic<sf::Fixed<12>, sf::Z2k<32>>>(), "ring");
+  check(run_suites<sf::Basic<sf::Fixed<12>>>(), "encoding");
+  check(run_suites<OtherSuite>(), "suite");
+}
