@@ -5,7 +5,8 @@ load_bundle(shapes::use(), folder) (include/secformer/nn/weights.hpp: folder/<pa
 joined by '.', element i of the vector `layer` is `layer<i>`, matrices [in, out] multiplied from the
 right) reads a student folder directly:
 
-  emb.token                 [8002, 256]   token embedding (the teacher's; frozen in the students)
+  emb.token                 [8002, 256]   2 E: TWICE the token embedding E (the teacher's; frozen in the
+                                          students), as load_use stores it: the graph adds E[id] twice
   emb.position              [128, 256]    timing signal rows p = 0..127 ([sin | cos])
   emb.segment               [1, 256]      zeros (the graph has no token types)
   emb.ln.gamma/beta         [256]         ones/zeros (the graph has no embedding LayerNorm)
@@ -35,7 +36,7 @@ import torch
 
 def tensors(net):
     sd = {k: v.detach().to(torch.float64).cpu().numpy() for k, v in net.state_dict().items()}
-    out = {'emb.token': sd['token.weight'],
+    out = {'emb.token': 2.0 * sd['token.weight'],  # the layer-0 input is 2 E[id] + timing (model.py)
            'emb.position': net.position(128, torch.float64).detach().numpy(),
            'emb.segment': np.zeros((1, 256)), 'emb.ln.gamma': np.ones(256), 'emb.ln.beta': np.zeros(256),
            'proj.w': sd['layers.0.proj.weight'].T, 'proj.b': sd['layers.0.proj.bias']}
@@ -57,7 +58,8 @@ def export(net, folder, dtype=np.float32):
     t = tensors(net)
     for k, v in t.items():
         np.save(os.path.join(folder, k + '.npy'), np.ascontiguousarray(v.astype(dtype)))
-    cfg = {'attention': net.attn, 'activation': net.act, 'two_quad_c': 5.0, 'layernorm_eps': 1e-6,
+    cfg = {'emb_token': '2 E (twice the embedding table; layer-0 input = emb.token[id] + emb.position[p])',
+           'attention': net.attn, 'activation': net.act, 'two_quad_c': 5.0, 'layernorm_eps': 1e-6,
            'heads': 4, 'max_tokens': 128, 'tensors': {k: list(v.shape) for k, v in t.items()},
            'parameters': int(sum(v.size for v in t.values())),
            'activation_formula': {'relu': 'max(x, 0)', 'gelu': '0.5 x (1 + erf(x / sqrt 2))',
@@ -70,7 +72,7 @@ def load_into(net, folder):
     """The inverse of export (for checks): reads folder/<path>.npy into net."""
     sd = net.state_dict()
     rd = lambda k: torch.from_numpy(np.load(os.path.join(folder, k + '.npy')).astype(np.float64))
-    new = {'token.weight': rd('emb.token'), 'inv_timescale': sd['inv_timescale'],
+    new = {'token.weight': rd('emb.token') / 2.0, 'inv_timescale': sd['inv_timescale'],
            'layers.0.proj.weight': rd('proj.w').T, 'layers.0.proj.bias': rd('proj.b')}
     for i in range(len(net.layers)):
         p, q = f'layers.{i}.', f'layer{i}.'
