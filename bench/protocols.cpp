@@ -3,7 +3,8 @@
 // each run is planned and fetched first (offline); the online phase alone is timed, as the median
 // of several runs. Errors are measured against double precision (mean, p99, max).
 //
-//   bench_protocols [--runs N] [--quick] [--json FILE] [--svg FILE]
+//   bench_protocols [--runs N] [--quick] [--only OP] [--json FILE] [--svg FILE]
+//     --only OP: only the rows of one operation (gelu, softmax, layernorm, reciprocal, rsqrt).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -33,6 +34,7 @@ struct Options {
   int runs = 5;
   bool quick = false;
   std::string json = "bench_protocols.json", svg = "bench_protocols.svg";
+  std::string only;
 };
 
 /// Runs op(x_shared, ctx) under the two parties; returns the median online time and the costs.
@@ -40,6 +42,7 @@ template <class Op>
 Row measure(const Options& o, const std::string& op_name, const std::string& policy, const xt::xarray<double>& x,
             const std::function<xt::xarray<double>(const xt::xarray<double>&)>& reference, const std::string& ref_name, Op op) {
   Row r{op_name, policy, "", ref_name, x.size()};
+  if (!o.only.empty() && o.only != op_name) return r;
   for (std::size_t i = 0; i < x.dimension(); ++i) r.shape += (i ? "x" : "") + std::to_string(x.shape()[i]);
   auto program = [&](auto& ctx) { return op(ctx.input(sf::party<0>, x), ctx); };
   const auto plan = sf::plan_material(program);
@@ -191,8 +194,9 @@ int main(int argc, char** argv) {
     else if (a == "--runs" && i + 1 < argc) o.runs = std::stoi(argv[++i]);
     else if (a == "--json" && i + 1 < argc) o.json = argv[++i];
     else if (a == "--svg" && i + 1 < argc) o.svg = argv[++i];
+    else if (a == "--only" && i + 1 < argc) o.only = argv[++i];
     else {
-      std::cerr << "usage: bench_protocols [--runs N] [--quick] [--json FILE] [--svg FILE]\n";
+      std::cerr << "usage: bench_protocols [--runs N] [--quick] [--only OP] [--json FILE] [--svg FILE]\n";
       return 2;
     }
   }
@@ -256,6 +260,7 @@ int main(int argc, char** argv) {
     rows.push_back(measure(o, "rsqrt", "NewtonRsqrt(PUMA)", var, rsq, "exact 1/sqrt(x)", [](auto s, auto& c) { return sf::rsqrt<sf::NewtonRsqrt<>>(s, c); }));
   }
 
+  std::erase_if(rows, [](const Row& r) { return r.seconds == 0; });  // skipped by --only
   write_json(rows, o.json);
   write_svg(rows, o.svg);
   std::cout << "wrote " << o.json << " and " << o.svg << "\n";

@@ -199,8 +199,10 @@ class Context {
   }
 
   /// The offline phase: fetches all dealer material of a planned run (see plan_material) before the
-  /// online phase; its dealer bytes are counted under the tag "offline".
-  void preprocess(const MaterialPlan& plan) {
+  /// online phase; its dealer bytes are counted under the tag "offline". A plan may also be given in
+  /// consecutive pieces (e.g. one model layer at a time, each just before its layer runs), so that
+  /// only one piece's material is held at a time.
+  void preprocess(std::span<const MaterialRequest> plan) {
     auto g = scope("offline");
     Cost c;
     dealer_.prefetch(plan, c);

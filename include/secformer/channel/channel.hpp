@@ -11,6 +11,7 @@
 #include <ostream>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../config.hpp"
@@ -28,6 +29,14 @@ concept byte_channel = requires(C& c, std::span<const std::byte> out, std::span<
   { c.recv_message(max) } -> std::same_as<std::vector<std::byte>>;
   c.close();
 };
+
+/// Sends a message the caller no longer needs: channels with send(std::vector<std::byte>&&) (the
+/// in-memory one) take the buffer over instead of copying it.
+template <byte_channel C>
+void send_owned(C& c, std::vector<std::byte>&& msg) {
+  if constexpr (requires { c.send(std::move(msg)); }) c.send(std::move(msg));
+  else c.send(std::span<const std::byte>(msg));
+}
 
 /// Costs counted under one tag (a protocol or a model part).
 struct Cost {

@@ -39,11 +39,13 @@ class MemoryChannel {
   MemoryChannel& operator=(const MemoryChannel&) = delete;
   ~MemoryChannel() { close(); }
 
-  void send(std::span<const std::byte> msg) {
+  void send(std::span<const std::byte> msg) { send(std::vector<std::byte>(msg.begin(), msg.end())); }
+  /// Takes the buffer over (no copy): see send_owned.
+  void send(std::vector<std::byte>&& msg) {
     std::lock_guard lock(pipe_->m);
     if (pipe_->closed[end_]) throw channel_error("secformer: send on a closed channel");
     if (pipe_->closed[1 - end_]) throw channel_error("secformer: the peer closed the channel");
-    pipe_->queue[1 - end_].emplace_back(msg.begin(), msg.end());
+    pipe_->queue[1 - end_].push_back(std::move(msg));
     pipe_->cv.notify_all();
   }
 

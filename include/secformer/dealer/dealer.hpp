@@ -11,6 +11,7 @@
 // concatenation of the items' corrections.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -82,6 +83,7 @@ class BasicDealer {
       const auto count = in.get(4);
       if (count == 0) return;
       std::vector<std::byte> answer;
+      answer.reserve(answer_hint_);
       for (std::uint64_t i = 0; i < count; ++i) {
         const auto index = in.get(8);
         const auto kind = static_cast<std::uint32_t>(in.get(4));
@@ -103,13 +105,17 @@ class BasicDealer {
         if (!known) throw channel_error("secformer: dealer request of unknown kind " + std::to_string(kind));
       }
       if (!in.done()) throw channel_error("secformer: malformed dealer request (trailing bytes)");
-      to_p1.send(answer);
+      answer_hint_ = std::max(answer_hint_, answer.size());
+      send_owned(to_p1, std::move(answer));
     }
   }
 
  private:
   template <class W>
   static void append(std::vector<std::byte>& out, const material::Parts<W>& parts) {
+    std::size_t bytes = 0;
+    for (const auto& t : parts) bytes += t.size() * sizeof(W);
+    if (out.size() + bytes > out.capacity()) out.reserve(std::max(out.size() + bytes, 2 * out.capacity()));
     for (const auto& t : parts) {
       const auto* p = reinterpret_cast<const std::byte*>(t.data());
       out.insert(out.end(), p, p + t.size() * sizeof(W));
@@ -117,6 +123,7 @@ class BasicDealer {
   }
   Seed key0_, key1_;
   material::State state_;
+  std::size_t answer_hint_ = 0;  ///< the largest answer so far: later answers reserve it at once
 };
 using Dealer = BasicDealer<>;
 
@@ -179,38 +186,49 @@ class DealerClient {
     }
   }
 
-  /// The offline phase: fetches and expands all material of `plan`.
-  void prefetch(const MaterialPlan& plan, Cost& cost) {
-    std::size_t i = 0;
-    while (i < plan.size()) {
-      std::size_t j = i, answer = 0;
-      std::vector<std::byte> req;
-      dealer_wire::put32(req, dealer_wire::magic);
-      dealer_wire::put32(req, 0);  // count, patched below
-      for (; j < plan.size(); ++j) {
-        const std::size_t bytes = derived_bytes(layout_of(plan[j]), plan[j].word_bits / 8);
-        if (j > i && (answer + bytes > max_batch_answer || req.size() > dealer_wire::max_request_bytes / 2)) break;
-        answer += bytes;
-        put_item(req, next_ + (j - i), plan[j]);
+  /// The offline phase: fetches and expands all material of `plan`. Party 1 asks for the next
+  /// batch before it unpacks the current one, so the dealer works while it unpacks.
+  void prefetch(std::span<const MaterialRequest> plan, Cost& cost) {
+    struct Batch {
+      std::size_t first, last, answer;
+      std::vector<std::byte> request;
+    };
+    std::vector<Batch> batches;
+    for (std::size_t i = 0, index = next_; i < plan.size();) {
+      Batch b{i, i, 0, {}};
+      dealer_wire::put32(b.request, dealer_wire::magic);
+      dealer_wire::put32(b.request, 0);  // count, patched below
+      for (; b.last < plan.size(); ++b.last) {
+        const std::size_t bytes = derived_bytes(layout_of(plan[b.last]), plan[b.last].word_bits / 8);
+        if (b.last > i && (b.answer + bytes > max_batch_answer || b.request.size() > dealer_wire::max_request_bytes / 2)) break;
+        b.answer += bytes;
+        put_item(b.request, index++, plan[b.last]);
       }
-      const std::uint32_t count = static_cast<std::uint32_t>(j - i);
-      for (int b = 0; b < 4; ++b) req[4 + b] = static_cast<std::byte>(count >> (8 * b));
+      const std::uint32_t count = static_cast<std::uint32_t>(b.last - i);
+      for (int k = 0; k < 4; ++k) b.request[4 + k] = static_cast<std::byte>(count >> (8 * k));
+      i = b.last;
+      batches.push_back(std::move(b));
+    }
+    if constexpr (P::id == 1) {
+      if (!batches.empty()) ch_->send(batches[0].request);
+    }
+    for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+      const Batch& b = batches[bi];
       std::vector<std::byte> msg;
       if constexpr (P::id == 1) {
-        ch_->send(req);
-        msg = ch_->recv_message(answer);
-        if (msg.size() != answer) throw channel_error("secformer: dealer answer of the wrong size");
+        if (bi + 1 < batches.size()) ch_->send(batches[bi + 1].request);
+        msg = ch_->recv_message(b.answer);
+        if (msg.size() != b.answer) throw channel_error("secformer: dealer answer of the wrong size");
         cost.dealer_bytes += msg.size();
       }
       std::size_t at = 0;
-      for (std::size_t k = i; k < j; ++k) {
+      for (std::size_t k = b.first; k < b.last; ++k) {
         const std::uint64_t index = next_++;
         const auto& r = plan[k];
         const auto lay = layout_of(r);
         if (r.word_bits == 64) ready_.emplace_back(r, make<std::uint64_t>(lay, index, msg, at));
         else ready_.emplace_back(r, make<std::uint32_t>(lay, index, msg, at));
       }
-      i = j;
     }
   }
 
@@ -302,7 +320,7 @@ class SoloDealer {
     cost.dealer_requests += 1;
     return material::deal_whole<Kind, W>(params.words, prg_, state_);
   }
-  void prefetch(const MaterialPlan&, Cost&) {}  // nothing to fetch: material is made on demand
+  void prefetch(std::span<const MaterialRequest>, Cost&) {}  // nothing to fetch: material is made on demand
   void finish() {}
  private:
   Prg prg_;

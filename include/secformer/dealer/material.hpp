@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -32,9 +33,21 @@ struct Layout {
   bool is_xor(std::size_t j) const { return j < derived_xor.size() && derived_xor[j]; }
 };
 
-/// Dealer-side memory that outlives one request (weight masks), keyed by a handle.
+/// Dealer-side memory that outlives one request (weight masks), keyed by a handle. The dealer keeps
+/// only where a mask came from (its request index: both parties' streams regenerate it on use, so
+/// a model's masks cost the dealer no memory); the simulation keeps whole masks.
 struct State {
-  std::map<std::uint64_t, std::vector<std::uint64_t>> tensors;
+  struct Source {
+    std::uint64_t index;
+    std::uint32_t word_bits;
+    std::size_t words;
+  };
+  std::map<std::uint64_t, std::vector<std::uint64_t>> tensors;  ///< simulation (deal_whole)
+  std::map<std::uint64_t, Source> sources;                      ///< dealer (deal)
+  // Set by deal() for the request being derived.
+  const Seed* key0 = nullptr;
+  const Seed* key1 = nullptr;
+  std::uint64_t index = 0;
 };
 
 inline std::size_t elements(const Shape& s) {
@@ -161,8 +174,12 @@ struct WeightMask {
   template <class W>
   static void derive(std::span<const std::uint64_t> p, const Parts<W>& r, Parts<W>&, State& st) {
     const auto handle = Reader(p).value();
-    auto& t = st.tensors[handle];
-    t.assign(r[0].begin(), r[0].end());
+    if (st.key0) {
+      st.sources[handle] = State::Source{st.index, static_cast<std::uint32_t>(8 * sizeof(W)), r[0].size()};
+    } else {
+      auto& t = st.tensors[handle];
+      t.assign(r[0].begin(), r[0].end());
+    }
   }
 };
 
@@ -183,11 +200,26 @@ struct FixedMatTriple {
     Reader rd(p);
     const auto handle = rd.value();
     const std::size_t rows = rd.value(), k = rd.value(), n = rd.value();
+    if (auto src = st.sources.find(handle); src != st.sources.end() && st.key0) {
+      if (src->second.word_bits != 8 * sizeof(W) || src->second.words != k * n)
+        throw usage_error("secformer: fixed-weight triple that does not match its weight mask (ring or shape)");
+      // B = party 0's stream + party 1's stream of the mask's request (randoms come first in both).
+      std::vector<W> b(k * n);
+      Prg g0(*st.key0, src->second.index), g1(*st.key1, src->second.index);
+      g0.fill(std::span<W>(b));
+      g1.combine(std::span<W>(b), [](W x, W y) { return static_cast<W>(x + y); });
+      kernels::gemm<W>(rows, n, k, r[0].data(), k, b.data(), n, d[0].data(), n, false, 0);
+      return;
+    }
     auto it = st.tensors.find(handle);
     if (it == st.tensors.end() || it->second.size() != k * n)
       throw usage_error("secformer: fixed-weight triple for an unknown weight handle");
-    std::vector<W> b(it->second.begin(), it->second.end());
-    kernels::gemm<W>(rows, n, k, r[0].data(), k, b.data(), n, d[0].data(), n, false, 0);
+    if constexpr (std::is_same_v<W, std::uint64_t>) {
+      kernels::gemm<W>(rows, n, k, r[0].data(), k, it->second.data(), n, d[0].data(), n, false, 0);
+    } else {
+      std::vector<W> b(it->second.begin(), it->second.end());
+      kernels::gemm<W>(rows, n, k, r[0].data(), k, b.data(), n, d[0].data(), n, false, 0);
+    }
   }
 };
 
@@ -228,20 +260,26 @@ Parts<W> expand_p1_randoms(const Layout& lay, const Seed& key, std::uint64_t ind
   return r;
 }
 
-/// The dealer's work for one request: returns party 1's corrections (derived components).
+/// The dealer's work for one request: returns party 1's corrections (derived components). The
+/// parties' streams are folded into the buffers as they are generated: the whole randoms are party
+/// 0's stream plus party 1's, the corrections are the derived values minus (xor) party 0's stream.
 template <class Kind, class W>
 Parts<W> deal(std::span<const std::uint64_t> params, const Seed& key0, const Seed& key1, std::uint64_t index, State& st) {
   const Layout lay = Kind::layout(params);
-  auto p0 = expand_p0<W>(lay, key0, index);
-  auto r1 = expand_p1_randoms<W>(lay, key1, index);
-  Parts<W> full;
-  for (std::size_t i = 0; i < lay.randoms.size(); ++i) full.push_back(p0[i] + r1[i]);
+  Prg g0(key0, index), g1(key1, index);
+  auto full = make_parts<W>(lay.randoms);
+  fill_from(g0, full);
+  for (auto& t : full) g1.combine(std::span<W>(t.data(), t.size()), [](W a, W b) { return static_cast<W>(a + b); });
   auto d = make_parts<W>(lay.derived);
+  st.key0 = &key0;
+  st.key1 = &key1;
+  st.index = index;
   Kind::template derive<W>(params, full, d, st);
+  st.key0 = st.key1 = nullptr;
   for (std::size_t j = 0; j < d.size(); ++j) {
-    const auto& s0 = p0[lay.randoms.size() + j];
-    if (lay.is_xor(j)) d[j] = d[j] ^ s0;
-    else d[j] = d[j] - s0;
+    const std::span<W> dj(d[j].data(), d[j].size());
+    if (lay.is_xor(j)) g0.combine(dj, [](W a, W b) { return static_cast<W>(a ^ b); });
+    else g0.combine(dj, [](W a, W b) { return static_cast<W>(a - b); });
   }
   return d;
 }

@@ -60,17 +60,33 @@ class Prg {
       throw error("secformer: AES-CTR initialisation failed");
   }
 
+  /// Keystream bytes into out (encrypted from a small zero block: no pass over out beforehand).
   void fill_bytes(std::span<std::byte> out) {
+    static constexpr unsigned char zeros[block_bytes] = {};
     auto* p = reinterpret_cast<unsigned char*>(out.data());
     std::size_t left = out.size();
-    std::memset(p, 0, left);
-    while (left > 0) {  // EVP takes int lengths
-      const int chunk = static_cast<int>(left < (std::size_t(1) << 30) ? left : (std::size_t(1) << 30));
+    while (left > 0) {
+      const int chunk = static_cast<int>(left < block_bytes ? left : block_bytes);
       int outl = 0;
-      if (EVP_EncryptUpdate(ctx_.get(), p, &outl, p, chunk) != 1 || outl != chunk)
+      if (EVP_EncryptUpdate(ctx_.get(), p, &outl, zeros, chunk) != 1 || outl != chunk)
         throw error("secformer: AES-CTR keystream failed");
       p += chunk;
       left -= static_cast<std::size_t>(chunk);
+    }
+  }
+
+  /// out[i] = op(out[i], keystream word i) for every word, without materialising the keystream
+  /// (the dealer adds, subtracts or xors a party's stream into a buffer in one pass).
+  template <class W, class Op>
+    requires std::is_trivially_copyable_v<W>
+  void combine(std::span<W> out, Op op) {
+    constexpr std::size_t per = block_bytes / sizeof(W);
+    W ks[per];
+    for (std::size_t at = 0; at < out.size(); at += per) {
+      const std::size_t n = out.size() - at < per ? out.size() - at : per;
+      fill_bytes(std::as_writable_bytes(std::span<W>(ks, n)));
+      W* o = out.data() + at;
+      for (std::size_t i = 0; i < n; ++i) o[i] = op(o[i], ks[i]);
     }
   }
 
@@ -88,6 +104,7 @@ class Prg {
   }
 
  private:
+  static constexpr std::size_t block_bytes = 16384;
   struct Free { void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); } };
   std::unique_ptr<EVP_CIPHER_CTX, Free> ctx_;
 };

@@ -261,9 +261,15 @@ struct SecFormerGelu {
   static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
     using W = typename Ring::word_type;
-    using SI = Shared<Int, Ring, P, C>;
     using Scaled2 = Shared<product_t<T>, Ring, P, C>;
+    using S = typename Ring::signed_type;
     constexpr unsigned F = T::frac_bits;
+    // Local truncation (the default) is fused into the loops that produce f and the result.
+    constexpr bool local_trunc = std::is_same_v<typename T::trunc_policy, trunc::Local>;
+    auto shift = [](W v, unsigned k) -> W {  // as truncate_by with trunc::Local
+      if constexpr (P::id == 0) return static_cast<W>(static_cast<S>(v) >> k);
+      else return static_cast<W>(-(static_cast<S>(W(0) - v) >> k));
+    };
     constexpr std::size_t n = terms, m2 = 2 * terms, row = m2 + material::FourierGeluMask::products;
     constexpr bool p0 = (P::id == 0);
     auto g = ctx.scope("gelu");
@@ -363,10 +369,17 @@ struct SecFormerGelu {
             sk[i] = sn;
           }
         }
-        for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = acc[i];
+        if constexpr (local_trunc) {
+          for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = shift(acc[i], F);
+        } else {
+          for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = acc[i];
+        }
       }
     }
-    const auto f = truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(facc)), F, ctx);
+    const auto f = [&] {
+      if constexpr (local_trunc) return Shared<T, Ring, P, C>(std::move(facc));
+      else return truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(facc)), F, ctx);
+    }();
 
     // (3) One round: open f - b, c1 - m1, d - md; then c1 x, d x and d x f from the dealer's products.
     auto sndE = detail::cmpx::uninit<W>(3 * N), rcvE = detail::cmpx::uninit<W>(3 * N);
@@ -381,7 +394,7 @@ struct SecFormerGelu {
     }
     ctx.exchange_words(std::span<const W>(sndE.get(), 3 * N), std::span<W>(rcvE.get(), 3 * N));
     const W *sf_ = sndE.get(), *rf_ = rcvE.get();
-    C out(x.shape()), y(flat);
+    C out(x.shape()), y(local_trunc ? std::vector<std::size_t>{0} : flat);
     for (std::size_t e = 0; e < N; ++e) {
       const W* r = D + e * row + m2;  // m1 a, md a, a b, md b, md a b
       const W X = exw[e], Fv = static_cast<W>(sf_[e] + rf_[e]), B1 = static_cast<W>(sf_[N + e] + rf_[N + e]),
@@ -391,9 +404,15 @@ struct SecFormerGelu {
       // (Dv + md)(X + a)(Fv + b)
       const W dxf = static_cast<W>((p0 ? Dv * X * Fv : W(0)) + Dv * X * b[e] + Dv * Fv * a[e] + Dv * r[2] + md[e] * X * Fv + r[3] * X +
                                    r[1] * Fv + r[4]);
-      out.data()[e] = static_cast<W>(xw[e] - c1x);
-      y.data()[e] = static_cast<W>((dx << F) + dxf);  // d x (1 + f) at scale 2F
+      const W dx1f = static_cast<W>((dx << F) + dxf);  // d x (1 + f) at scale 2F
+      if constexpr (local_trunc) {
+        out.data()[e] = static_cast<W>(xw[e] - c1x + shift(dx1f, F + 1));  // 0.5 d x (1 + f)
+      } else {
+        out.data()[e] = static_cast<W>(xw[e] - c1x);
+        y.data()[e] = dx1f;
+      }
     }
+    if constexpr (local_trunc) return Shared<T, Ring, P, C>(std::move(out));
     // 0.5 d x (1 + f): shift by F + 1.
     const auto half = truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(y)), F + 1, ctx);
     const W* hv = half.share().data();
