@@ -21,9 +21,11 @@
 #include <secformer/net.hpp>
 #include <secformer/secformer.hpp>
 
+#include "support/processes.hpp"
 #include "support/test_data.hpp"
 
 namespace sf = secformer;
+using secformer::test::free_port;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
@@ -387,11 +389,6 @@ void role_main(int role, const Scenario& sc, const sf::NetConfig& base, int noti
   }
   if (role == 0) sf::run_party(sf::party<0>, cfg, compute);
   else sf::run_party(sf::party<1>, cfg, compute);
-}
-
-std::uint16_t free_port() {
-  sf::TcpListener l(0);
-  return l.port();
 }
 
 std::string read_file(const std::string& path) {

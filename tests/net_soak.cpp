@@ -24,9 +24,13 @@
 #include <secformer/nn/bert.hpp>
 #include <secformer/secformer.hpp>
 
+#include "support/processes.hpp"
 #include "support/test_data.hpp"
 
 namespace sf = secformer;
+using secformer::test::free_port;
+using secformer::test::spawn;
+using secformer::test::wait_exit;
 namespace nn = secformer::nn;
 
 namespace {
@@ -56,40 +60,6 @@ long rss_kb() {
   while (std::getline(f, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return -1;
-}
-
-std::uint16_t free_port() {
-  sf::TcpListener l(0);
-  return l.port();
-}
-
-template <class F>
-pid_t spawn(F&& f) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    int code = 0;
-    try {
-      f();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child error: %s\n", e.what());
-      code = 1;
-    }
-    std::fflush(nullptr);
-    _exit(code);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid, std::chrono::seconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    usleep(10000);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;  // did not stop in time
 }
 
 /// The client's i-th input of a session (both processes derive it; party 0 uses it only to check).

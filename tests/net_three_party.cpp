@@ -12,9 +12,13 @@
 #include <secformer/net.hpp>
 #include <secformer/secformer.hpp>
 
+#include "support/processes.hpp"
 #include "support/test_data.hpp"
 
 namespace sf = secformer;
+using secformer::test::free_port;
+using secformer::test::spawn;
+using secformer::test::wait_exit;
 
 namespace {
 template <class Ctx> constexpr int id_of = std::remove_cvref_t<Ctx>::id;
@@ -35,40 +39,6 @@ struct Program {
   }
 };
 
-std::uint16_t free_port() {
-  sf::TcpListener l(0);
-  return l.port();
-}
-
-/// Forks a child that runs f and exits 0 on success, 1 on an error (message to stderr).
-template <class F>
-pid_t spawn(F&& f) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    int code = 0;
-    try {
-      f();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child error: %s\n", e.what());
-      code = 1;
-    }
-    std::fflush(nullptr);
-    _exit(code);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid, std::chrono::seconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-    usleep(10000);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;  // did not stop in time
-}
 }  // namespace
 
 TEST_CASE("three processes over loopback TCP match the in-process run exactly", "[net]") {

@@ -10,15 +10,10 @@
 #define SECFORMER_VERSION_PATCH 0
 #define SECFORMER_VERSION_STRING "0.1.0"
 
-// Range checks of approximations (values outside a protocol's documented input range) run in debug
-// builds and in the plaintext simulation; define SECFORMER_CHECK_RANGES=1 to force them everywhere.
-#ifndef SECFORMER_CHECK_RANGES
-#ifdef NDEBUG
-#define SECFORMER_CHECK_RANGES 0
-#else
-#define SECFORMER_CHECK_RANGES 1
-#endif
-#endif
+// Range checks of approximations (values outside a protocol's documented input range) run in the
+// plaintext fixed-point simulation (run_solo), in every build type, and throw range_error. The two
+// parties of a secure run cannot see the values they compute on, so a secure run has no check: run
+// the simulation on representative inputs first (tests/nn_models.cpp "[range]").
 
 namespace secformer {
 

@@ -289,16 +289,6 @@ inline std::u32string decode_utf8(std::string_view s) {
   return out;
 }
 
-inline void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) out += static_cast<char>(c);
-  else if (c < 0x800) out += static_cast<char>(0xC0 | (c >> 6)), out += static_cast<char>(0x80 | (c & 0x3F));
-  else if (c < 0x10000)
-    out += static_cast<char>(0xE0 | (c >> 12)), out += static_cast<char>(0x80 | ((c >> 6) & 0x3F)), out += static_cast<char>(0x80 | (c & 0x3F));
-  else
-    out += static_cast<char>(0xF0 | (c >> 18)), out += static_cast<char>(0x80 | ((c >> 12) & 0x3F)),
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F)), out += static_cast<char>(0x80 | (c & 0x3F));
-}
-
 /// The NFKC subset described in the header comment.
 inline std::u32string nfkc(const std::u32string& in) {
   std::u32string out;
