@@ -259,18 +259,21 @@ struct MaskedCompareMaterial {
     const std::size_t n = elements(rd.shape());
     const auto L = static_cast<unsigned>(rd.value());
     if (rd.value() != w) throw usage_error("secformer: comparison request for another word size");
+    const std::size_t has_tf = cmp::make_plan(w, L).tree_fam > 0 ? 1 : 0;
+    derive_raw<W>(n, L, r[0].data(), r[1], d[0].data(), has_tf ? d[1].data() : nullptr, d[1 + has_tf].data(),
+                  d[2 + has_tf].data());
+  }
+
+  /// derive() on raw components (also used by kinds that embed a comparison: GeluMaterial).
+  template <class W>
+  static void derive_raw(std::size_t n, unsigned L, const W* rv, const xt::xarray<W>& key, W* L0, W* TF, W* FX, W* AR) {
+    constexpr unsigned w = 8 * sizeof(W);
     const cmp::Plan pl = cmp::make_plan(w, L);
     const std::size_t nb = cmp::blocks(n, w);
     const W keep = (L + 1 == w) ? static_cast<W>(~W(0)) : static_cast<W>((W(1) << (L + 1)) - 1);
-    const W* rv = r[0].data();
     std::vector<W> mask_words(nb * pl.mask_planes);
-    cmp::dealer_prg(r[1]).fill(std::span<W>(mask_words));
+    cmp::dealer_prg(key).fill(std::span<W>(mask_words));
     const W* M = mask_words.data();
-    const std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;
-    W* L0 = d[0].data();
-    W* TF = has_tf ? d[1].data() : nullptr;
-    W* FX = d[1 + has_tf].data();
-    W* AR = d[2 + has_tf].data();
     std::array<W, w> t{};
     for (std::size_t b = 0; b < nb; ++b) {
       const std::size_t e0 = b * w, ne = (n - e0 < w) ? n - e0 : w;

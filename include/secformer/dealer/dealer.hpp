@@ -27,6 +27,7 @@
 #include "material.hpp"
 #include "fourier_material.hpp"
 #include "compare_material.hpp"
+#include "gelu_material.hpp"
 #include "layernorm_material.hpp"
 #include "prg.hpp"
 
@@ -61,7 +62,7 @@ class In {
 
 using DefaultKinds = material::KindList<material::Triple, material::SquarePair, material::MatTriple,
                                         material::TruncPair, material::WeightMask, material::FixedMatTriple,
-                                        material::FourierMask, material::FourierGeluMask,
+                                        material::FourierMask, material::FourierGeluMask, material::GeluMaterial,
                                         material::MaskedCompareMaterial, material::CrypTenCompareMaterial,
                                         material::RsqrtBracketMaterial, material::SquareColTriple>;
 

@@ -28,6 +28,11 @@
 //   planes), the planes are written over the consumed words of r, and nothing is zero-filled.
 //   Measured inside SecFormerGelu (2 x 393,216 comparisons, Z2k<64>, Bits = 31, prefetched
 //   material, 2-core VM): about 19 ms CPU per party.
+//   sign_bits_with(getx, n, out, ctx, extra) lets a caller's words ride along with the first round
+//   (extra.fill/take) and, for plans with one final child, with the last one (final_fill/take), and
+//   with extra.public_bits() leaves the public bits [x < 0] xor s instead of arithmetic shares (s the
+//   final B2A's dealer bit, AR in the material); sign_bits_on runs on material the caller fetched
+//   (SecFormerGelu's GeluMaterial embeds a comparison's and correlates s with its own masks).
 //   Exact formulas: MaskedCompare<Bits>::online_rounds<Ring>, bytes_sent<Ring>(n) (=
 //   B w (L + 1 + tree planes + 1 or 3)), dealer_bytes<Ring>(n).
 //   Error: none; the result is exact for every x with -2^L <= x < 2^L (ring units), i.e. for every
@@ -98,6 +103,25 @@ struct NoExtra {
   void fill(W*) const noexcept {}
   void take(const W*) const noexcept {}
 };
+/// Optional parts of an Extra: words riding along with the final exchange (final_size, final_fill,
+/// final_take), and public_bits() returning true: the comparison yields the public bits [x < 0] xor s, with s
+/// the dealer's bit whose arithmetic share is the material's AR (plans with one final child only).
+template <class E, class W>
+concept FinalExtra = requires(E& e, W* d, const W* t) {
+  { e.final_size() } -> std::convertible_to<std::size_t>;
+  e.final_fill(d);
+  e.final_take(t);
+};
+template <class E>
+constexpr bool public_bits_v() {
+  if constexpr (requires { E::public_bits(); }) return E::public_bits();
+  else return false;
+}
+template <class W, class E>
+std::size_t final_extra_size(const E& e) {
+  if constexpr (FinalExtra<E, W>) return e.final_size();
+  else return 0;
+}
 /// An uninitialised buffer (no zero fill of words about to be overwritten).
 template <class W>
 std::unique_ptr<W[]> uninit(std::size_t n) { return std::unique_ptr<W[]>(new W[n == 0 ? 1 : n]); }
@@ -144,6 +168,19 @@ struct MaskedCompare {
   /// runs only; in Solo their bytes are counted with the first round).
   template <class Ring, class P, class Ctx, class GetX, class Extra>
   static void sign_bits_with(GetX&& getx, std::size_t n, typename Ring::word_type* out, Ctx& ctx, Extra& extra);
+
+  /// The comparison's material, as pointers into the parts of a MaskedCompareMaterial request or of
+  /// a request that embeds one (material::GeluMaterial). r is overwritten (it is consumed).
+  template <class W>
+  struct Parts {
+    W* r;
+    std::size_t r_words;
+    const W *L0, *TF, *FX, *AR;
+  };
+  /// The protocol on given material (both modes: in Solo only AR is read, for public bits).
+  template <class Ring, class P, class Ctx, class GetX, class Extra>
+  static void sign_bits_on(const Parts<typename Ring::word_type>& m, GetX&& getx, std::size_t n, typename Ring::word_type* out,
+                           Ctx& ctx, Extra& extra);
 };
 
 struct CrypTenCompare {
@@ -185,10 +222,6 @@ void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ri
   constexpr unsigned w = Ring::bits;
   static_assert(Bits < w, "secformer: MaskedCompare<Bits> needs Bits < ring bits");
   constexpr mc::Plan pl = plan<Ring>;
-  constexpr unsigned L = pl.L;
-  constexpr unsigned np = L + 1;
-  constexpr W keep = detail::cmpx::low_bits<W>(np);
-  const std::size_t nb = mc::blocks(n, w);
   const std::size_t nx = extra.size();
   if (n == 0) {
     if (nx == 0) return;
@@ -204,6 +237,34 @@ void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ri
   }
 
   if constexpr (P::is_solo) {
+    sign_bits_on<Ring, P>(Parts<W>{nullptr, 0, nullptr, nullptr, nullptr, nullptr}, getx, n, out, ctx, extra);
+  } else {
+    auto m = ctx.template material<material::MaskedCompareMaterial, W>(
+        material::Params{}.shape({n}).value(pl.L).value(w));
+    constexpr std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;  // no TF component without tree levels
+    sign_bits_on<Ring, P>(Parts<W>{m[0].data(), m[0].size(), m[2].data(), has_tf ? m[3].data() : nullptr, m[3 + has_tf].data(),
+                                   m[4 + has_tf].data()},
+                          getx, n, out, ctx, extra);
+  }
+}
+
+template <unsigned Bits>
+template <class Ring, class P, class Ctx, class GetX, class Extra>
+void MaskedCompare<Bits>::sign_bits_on(const Parts<typename Ring::word_type>& m, GetX&& getx, std::size_t n,
+                                       typename Ring::word_type* out, Ctx& ctx, Extra& extra) {
+  using W = typename Ring::word_type;
+  namespace mc = material::cmp;
+  constexpr unsigned w = Ring::bits;
+  constexpr mc::Plan pl = plan<Ring>;
+  constexpr unsigned L = pl.L;
+  constexpr unsigned np = L + 1;
+  constexpr W keep = detail::cmpx::low_bits<W>(np);
+  static_assert(Bits < w, "secformer: MaskedCompare<Bits> needs Bits < ring bits");
+  constexpr bool pub_bits = detail::cmpx::public_bits_v<Extra>();
+  static_assert(!pub_bits || pl.final_children == 1, "secformer: public comparison bits need a plan with one final child");
+  const std::size_t nb = mc::blocks(n, w);
+  const std::size_t nx = extra.size(), nf = detail::cmpx::final_extra_size<W>(extra);
+  if constexpr (P::is_solo) {
     if constexpr (Bits != 0 && L + 1 < w) {  // L = w - 1 covers the whole ring: nothing to check
       using S = typename Ring::signed_type;
       const S lim = static_cast<S>(S(1) << L);
@@ -215,21 +276,26 @@ void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ri
       }
     }
     for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(((static_cast<W>(getx(e)) & keep) >> L) & 1);
+    if constexpr (pub_bits)  // the whole bit s is the material's AR in the simulation
+      for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(out[e] ^ (m.AR[e] & 1));
     ctx.count_round((nb * np + nx) * sizeof(W), (nb * np + nx) * sizeof(W));
     for (unsigned li = 0; li < pl.nlevels; ++li) ctx.count_round(nb * pl.levels[li].nvars * sizeof(W), nb * pl.levels[li].nvars * sizeof(W));
-    ctx.count_round(nb * pl.final_vars * sizeof(W), nb * pl.final_vars * sizeof(W));
+    ctx.count_round((nb * pl.final_vars + nf) * sizeof(W), (nb * pl.final_vars + nf) * sizeof(W));
+    if constexpr (detail::cmpx::FinalExtra<Extra, W>) {  // the peer's share is zero
+      auto mine = detail::cmpx::uninit<W>(nf);
+      std::vector<W> zeros(nf, W(0));
+      extra.final_fill(mine.get());
+      extra.final_take(zeros.data());
+    }
     return;
   } else {
     constexpr bool p0 = P::id == 0;
     constexpr W one = p0 ? static_cast<W>(~W(0)) : W(0);  // the public constant 1 (xor-shared)
-    auto m = ctx.template material<material::MaskedCompareMaterial, W>(
-        material::Params{}.shape({n}).value(L).value(w));
-    constexpr std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;  // no TF component without tree levels
-    const W* r = m[0].data();
-    const W* L0 = m[2].data();
-    const W* TF = has_tf ? m[3].data() : nullptr;
-    const W* FX = m[3 + has_tf].data();
-    const W* AR = m[4 + has_tf].data();
+    const W* r = m.r;
+    const W* L0 = m.L0;
+    const W* TF = m.TF;
+    const W* FX = m.FX;
+    const W* AR = m.AR;
 
     // Round 1: open c = x + r mod 2^(L+1), bit-packed (L + 1 planes per block): this party's planes
     // of x + r are sent, and c's planes are the bit-sliced sum of both parties' planes.
@@ -237,8 +303,8 @@ void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ri
     // The planes of block b overwrite the consumed words of r (b np <= b w): no fresh buffer (whose
     // pages the system would have to fault in) when r has room for the extra words too.
     std::unique_ptr<W[]> cbuf;
-    W* cpl = m[0].data();
-    if (m[0].size() < nsend) {
+    W* cpl = m.r;
+    if (m.r_words < nsend) {
       cbuf = detail::cmpx::uninit<W>(nsend);  // first this party's planes, then those of c
       cpl = cbuf.get();
     }
@@ -370,18 +436,25 @@ void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ri
     // Final round: the arithmetic bit.
     const W ione = p0 ? W(1) : W(0);
     if constexpr (pl.final_children == 1) {
-      std::vector<W> snd(nb), rcv(nb);
+      std::vector<W> snd(nb + nf), rcv(nb + nf);
       for (std::size_t b = 0; b < nb; ++b) snd[b] = static_cast<W>(nodeG[b * maxn] ^ FX[b]);
+      if constexpr (detail::cmpx::FinalExtra<Extra, W>) extra.final_fill(snd.data() + nb);
       ctx.exchange_words(std::span<const W>(snd), std::span<W>(rcv));
+      if constexpr (detail::cmpx::FinalExtra<Extra, W>) extra.final_take(rcv.data() + nb);
       for (std::size_t b = 0; b < nb; ++b) {
         const W pub = static_cast<W>(cpl[b * np + L] ^ snd[b] ^ rcv[b]);
         const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
-        for (std::size_t i = 0; i < ne; ++i) {
-          const W s = AR[e0 + i];
-          out[e0 + i] = ((pub >> i) & 1) ? static_cast<W>(ione - s) : s;
+        if constexpr (pub_bits) {
+          for (std::size_t i = 0; i < ne; ++i) out[e0 + i] = static_cast<W>((pub >> i) & 1);
+        } else {
+          for (std::size_t i = 0; i < ne; ++i) {
+            const W s = AR[e0 + i];
+            out[e0 + i] = ((pub >> i) & 1) ? static_cast<W>(ione - s) : s;
+          }
         }
       }
     } else {
+      static_assert(!detail::cmpx::FinalExtra<Extra, W>, "secformer: final extra words need a plan with one final child");
       static constexpr auto final_w = [] {
         std::array<std::array<W, 8>, 16> t{};
         for (unsigned p = 0; p < 16; ++p)

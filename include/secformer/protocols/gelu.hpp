@@ -10,43 +10,50 @@
 // gelu<Policy>(x, ctx); gelu(x, ctx) uses the context's suite's gelu, else SecFormerGelu<> (the
 // single point where the default is chosen).
 //
-// SecFormerGelu<TMilli = 1700, Compare = MaskedCompare<31>> (SecFormer section 4.1, Pi_GeLU):
+// SecFormerGelu<TMilli = 1700, Compare = MaskedCompare<16>, CompareFrac = 6> (SecFormer section 4.1):
 //     erf(u) ~ -1 (u < -T); f(u) = sum_j beta_j sin(j pi u / 10) (-T <= u < T); +1 (u >= T); u = x / sqrt 2
 //   With c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] and d = c1 - c0 (the middle segment),
 //     GeLU = 0.5 x (1 + erf) = (1 - c1) x + 0.5 d x (1 + f).
-//   Round structure (Compare's R rounds + 1):
-//   * the two comparisons run as one batch (ltz_many: R rounds, the bytes of 2n comparisons);
-//   * Pi_Sin (sin.hpp's scaling: the angle of x is c x mod 2^l with c = round(2^(l-F) / (20 sqrt 2)),
-//     so one period spans the ring) with its mask tied to a Beaver mask of x: the dealer's t = c a,
-//     and x - a rides along with the comparison's FIRST round (no round of its own); then
-//     delta = c (x - a) = c x - t is uniform over the ring whatever x is (perfect hiding) and
-//     f = sum_j beta_j (sin(k delta) [cos(k t)] + cos(k delta) [sin(k t)]) is local;
-//   * one final round opens f - b, c1 - m1 and d - md, and the dealer's products of the masks
-//     (m1 a, md a, a b, md b, md a b) give c1 x, d x and the three-factor product d x f at once: the
-//     paper's two multiplications (c-selection, then 0.5 x (1 + erf)) share one round.
-//   So R + 1 rounds (MaskedCompare<31>: 4), against R + 2 for the paper's structure with the sine
-//   opened alongside the comparison.
-//   Bytes per element per party: 2 comparisons + 4 words (x - a, f - b, c1 - m1, d - md): 44.5 B in
-//   Z2k<64> with MaskedCompare<31> (n a multiple of 32). Dealer to party 1: the comparisons' material
-//   plus FourierGeluMask, 19 words (152 B) per element. Truncations: f and the result, local (0
-//   rounds); with trunc::Dealer 2 more rounds and 2 words.
+//   Comparisons (detail::segment_compare): in Z2k<64> they read x +- T sqrt 2 with only CompareFrac
+//   fractional bits (a local truncation by F - CompareFrac bits, 0 rounds), so MaskedCompare<16> (3
+//   rounds, 25 bits per comparison) covers |x| < 2^(16 - 6) = 1024 and places each jump to within
+//   band = 2^(1 - CompareFrac) = 1/32: an input within 1/32 of +-T sqrt 2 may take the other
+//   segment's value, which differs from approx() there by at most the jump (0.0256) and from exact
+//   GeLU by at most 0.0202. In Z2k<32> (where that truncation would fail too often) they compare the
+//   whole ring exactly (MaskedCompare<0>).
+//   Pi_Sin (sin.hpp's scaling: the angle of x is c x mod 2^l with c = round(2^(l-F) / (20 sqrt 2)), so
+//   one period spans the ring) has its mask tied to a Beaver mask of x: the dealer's t = c a; once
+//   X = x - a is open, delta = c X = c x - t is uniform over the ring whatever x is (perfect hiding)
+//   and f = sum_j beta_j (sin(k delta) [cos(k t)] + cos(k delta) [sin(k t)]) is local.
+//   Fused structure (the default: a MaskedCompare whose plan ends in one final child, local
+//   truncation; dealer material GeluMaterial): R rounds in all, R the comparison's (3):
+//   * X = x - a rides along with the comparison's first round;
+//   * f (local, from X) minus its mask b rides along with the comparison's last round;
+//   * the comparison leaves the public bits p = c xor s, where s is the dealer bit of its final
+//     B2A; the dealer also gives s a, s b, s a b and a b, so c x = p x + (1 - 2p)(s X + [s a]) and
+//     c x f = p x f + (1 - 2p) s x f (x f and s x f from X, F' = f - b and those products) are local:
+//     the paper's selection and 0.5 x (1 + erf) multiplications take no round of their own.
+//   Bytes per element per party: 2 comparisons + 2 words (X, F'): 22.25 B in Z2k<64> (n a multiple
+//   of 32). Dealer to party 1: the comparisons' material (2n) plus 2 x 7 trig words and 7 products
+//   per element: 204.8 B per element measured on 128 x 3072.
+//   Separate structure (other comparisons, e.g. MaskedCompare<31> or CrypTenCompare, or trunc::Dealer):
+//   R + 1 rounds: the comparisons with X riding along their first round (an Extra for a MaskedCompare,
+//   detail::RideAlong otherwise), then one
+//   round opening f - b, c1 - m1 and d - md, with the dealer's products m1 a, md a, a b, md b, md a b
+//   (FourierGeluMask). Bytes: 2 comparisons + 4 words (44.5 B with MaskedCompare<31>, whose range is
+//   |x| <= 2^15 - 8); with trunc::Dealer 2 more rounds and 2 words (f and the result).
 //   Error of the approximation (double precision, vs exact GeLU on [-8, 8]): T = 1.7: max 0.0195
 //   (p99 0.018 on N(0, 4)), T = 2.0: 0.038, T = 2.5: 0.058 (the reference code's T): T = 1.7 is the
-//   default. The fixed-point computation adds below 1e-4 against approx() of the encoded input
-//   (F = 16; measured max 5.7e-5), below 4e-3 in Z2k<32> with F = 12 (measured 9e-4).
-//   The comparisons are exact on the encoded input, so only an input within 2^-(F+1) of a jump at
-//   x = +-T sqrt 2 may land on the other side of it than the unrounded real would.
-//   The sine's opening rides along with the comparison through detail::RideAlong, a view of the
-//   context that appends words to the comparison's first exchange (or, in Solo, to its first
-//   count_round); if the comparison ever stopped exchanging through the context, the opening would
-//   take a round of its own and the tests' round count (== online_rounds) would catch it.
-//   Input range: the comparisons' (MaskedCompare<31>: |x| <= 2^15 - 8 for F = 16; the whole ring in
-//   Z2k<32>, where MaskedCompare<31> is the full comparison).
-// PumaGelu<Compare = MaskedCompare<31>> (PUMA, Dong et al. 2023, with the correct segments):
-//   0 (x < -4), poly0 (-4 <= x < -1.95), poly1 (-1.95 <= x < 3), x (x >= 3). Three comparisons in
-//   one batch; powers in three rounds: x^2; then s6 x^3 = (s6 x) x^2 and c4 x^4 = (s4 x^2)^2 in one
-//   round; then c6 x^6 = (s6 x^3)^2 (s4, s6 square roots of the coefficients, so every truncated value
-//   stays below 16 on [-4, 4]; elsewhere the polynomials are multiplied by a zero bit); the selection
+//   default. Outside the band the fixed-point computation adds below 1e-4 against approx() of the
+//   encoded input (F = 16; measured max 5.7e-5), below 4e-3 in Z2k<32> with F = 12 (measured 9e-4).
+//   Measured (bench_protocols, 128 x 3072, N(0, 4)): max 0.0202, p99 0.0182 against exact GeLU.
+//   Input range: |x| <= input_bound = 1016 (Z2k<64>, F = 16); the whole ring in Z2k<32>.
+// PumaGelu<Compare = MaskedCompare<16>, CompareFrac = 6> (PUMA, Dong et al. 2023, with the correct
+//   segments): 0 (x < -4), poly0 (-4 <= x < -1.95), poly1 (-1.95 <= x < 3), x (x >= 3). Three
+//   comparisons in one batch (read as SecFormerGelu's, the same band and range); powers in three
+//   rounds: x^2; then s6 x^3 = (s6 x) x^2 and c4 x^4 = (s4 x^2)^2 in one round; then
+//   c6 x^6 = (s6 x^3)^2 (s4, s6 square roots of the coefficients, so every truncated value stays
+//   below 16 on [-4, 4]; elsewhere the polynomials are multiplied by a zero bit); the selection
 //   x + b2 (p1 - x) + b1 (p0 - p1) - b0 p0 is one round of three bit products. R + 4 rounds; bytes:
 //   3 comparisons + 12 words per element. Error vs exact GeLU (double): max 0.0199 on [-8, 8] (at the
 //   jump at x = 3), p99 0.0085 on N(0, 4); fixed point adds below 1e-3 (F = 16).
@@ -74,6 +81,7 @@
 #include "../context.hpp"
 #include "../core/share.hpp"
 #include "../dealer/fourier_material.hpp"
+#include "../dealer/gelu_material.hpp"
 #include "compare.hpp"
 #include "exp.hpp"
 #include "mul.hpp"
@@ -89,7 +97,7 @@ namespace detail {
 inline constexpr double sqrt2 = 1.41421356237309504880;
 
 /// The comparison policy used in a ring: MaskedCompare<B> with B >= l - 1 compares the whole ring,
-/// i.e. is MaskedCompare<0> (so MaskedCompare<31>, the GeLU default, is the full comparison in Z2k<32>).
+/// i.e. is MaskedCompare<0> (so MaskedCompare<31> is the full comparison in Z2k<32>).
 template <class Compare, class Ring> struct ring_compare { using type = Compare; };
 template <unsigned B, class Ring>
   requires(B >= Ring::bits - 1)
@@ -111,6 +119,34 @@ constexpr double compare_bound() {
 
 template <class Cmp> inline constexpr bool is_masked_compare_v = false;
 template <unsigned B> inline constexpr bool is_masked_compare_v<MaskedCompare<B>> = true;
+
+/// The comparisons of a segmented approximation (SecFormerGelu, PumaGelu) for an F-bit encoding.
+/// With a MaskedCompare<B> in a ring of 64 bits or more, the comparisons read x with only
+/// CompareFrac fractional bits: a local truncation by drop = F - CompareFrac bits (0 rounds, +-1
+/// LSB of the reduced value; a wrong result with probability about |x| 2^F / 2^63 per element), so
+/// that B compared bits cover |x| < 2^(B - CompareFrac) instead of 2^(B - F), and a threshold is
+/// placed to within 2^(1 - CompareFrac) (two LSBs of the reduced value). In smaller rings that
+/// truncation would fail too often (|x| 2^F / 2^31), so a MaskedCompare there compares the whole
+/// ring at full precision (MaskedCompare<0>, drop 0). Other policies (CrypTenCompare) are unchanged.
+template <class Compare, class Ring, unsigned F, unsigned CompareFrac>
+struct segment_compare {
+  static constexpr bool masked = is_masked_compare_v<Compare>;
+  static constexpr bool reduced = masked && Ring::bits >= 64;
+  using type = std::conditional_t<masked && !reduced, MaskedCompare<0>, ring_compare_t<Compare, Ring>>;
+  static constexpr unsigned drop = reduced && F > CompareFrac ? F - CompareFrac : 0;
+  static constexpr double bound = compare_bound<type, Ring, F - drop>();
+  /// Inputs within band of a segment's jump may take the other segment's value (0: exact comparisons).
+  static constexpr double band = drop > 0 ? 2.0 / static_cast<double>(std::uint64_t(1) << (F - drop)) : 0.0;
+};
+
+/// Local truncation of one share word by k bits (as truncate_by with trunc::Local).
+template <class Ring, class P>
+constexpr typename Ring::word_type local_shift(typename Ring::word_type v, unsigned k) noexcept {
+  using W = typename Ring::word_type;
+  using S = typename Ring::signed_type;
+  if constexpr (P::id == 0) return static_cast<W>(static_cast<S>(v) >> k);
+  else return static_cast<W>(-(static_cast<S>(W(0) - v) >> k));
+}
 
 template <class E>
 inline constexpr bool dealer_trunc_v = std::is_same_v<typename E::trunc_policy, trunc::Dealer>;
@@ -221,29 +257,45 @@ std::vector<Shared<T, Ring, P, C>> bit_products(const std::vector<Shared<Int, Ri
 // =====================================================================================================
 /// SecFormer's Pi_GeLU (see the header comment). TMilli: the segment threshold T on u = x / sqrt 2 in
 /// thousandths (1700: T = 1.7, the smallest error of 1.7, 2.0 and 2.5).
-template <int TMilli = 1700, class Compare = MaskedCompare<31>>
+template <int TMilli = 1700, class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
 struct SecFormerGelu {
   using compare_policy = Compare;
+  /// The comparisons actually run for an encoding with F fractional bits in Ring, and their reach.
+  template <class Ring, unsigned F> using segment = detail::segment_compare<Compare, Ring, F, CompareFrac>;
+  /// The fused structure runs when the comparison is a MaskedCompare whose plan ends in one final
+  /// child and truncation is local; otherwise the separate one (see the header).
+  template <class E, class Ring>
+  static constexpr bool fused = [] {
+    using Cmp = typename segment<Ring, E::frac_bits>::type;
+    if constexpr (detail::is_masked_compare_v<Cmp>)
+      return Cmp::template plan<Ring>.final_children == 1 && std::is_same_v<typename E::trunc_policy, trunc::Local>;
+    else
+      return false;
+  }();
   static constexpr double threshold = TMilli / 1000.0;
   static constexpr double period = erf_fourier_period;  ///< of the series in u
   static constexpr std::size_t terms = erf_fourier_beta.size();
 
   /// Online rounds for an encoding and ring (local truncation adds none; dealer truncation two).
   template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr int rounds_for = detail::ring_compare_t<Compare, Ring>::template online_rounds<Ring> + 1 + (detail::dealer_trunc_v<E> ? 2 : 0);
+  static constexpr int rounds_for =
+      segment<Ring, E::frac_bits>::type::template online_rounds<Ring> + (fused<E, Ring> ? 0 : 1 + (detail::dealer_trunc_v<E> ? 2 : 0));
   static constexpr int online_rounds = rounds_for<>;
   /// Online bytes each party sends for n elements: two comparisons of n, four opened words per
   /// element, and with dealer truncation two more (the truncations of f and of the result).
   template <class E = Fixed<16>, class Ring = Z2k<64>>
   static constexpr std::uint64_t bytes_sent(std::size_t n) {
     constexpr std::uint64_t w = sizeof(typename Ring::word_type);
-    return detail::ring_compare_t<Compare, Ring>::template bytes_sent<Ring>(2 * n) + 4 * n * w + (detail::dealer_trunc_v<E> ? 2 * n * w : 0);
+    if constexpr (fused<E, Ring>) return segment<Ring, E::frac_bits>::type::template bytes_sent<Ring>(2 * n) + 2 * n * w;
+    return segment<Ring, E::frac_bits>::type::template bytes_sent<Ring>(2 * n) + 4 * n * w + (detail::dealer_trunc_v<E> ? 2 * n * w : 0);
   }
   /// Dealer words to party 1 per element, besides the comparisons' material.
-  static constexpr std::uint64_t dealer_words_per_element = 2 * terms + material::FourierGeluMask::products;
+  template <class E = Fixed<16>, class Ring = Z2k<64>>
+  static constexpr std::uint64_t dealer_words_per_element =
+      2 * terms + (fused<E, Ring> ? material::GeluMaterial::products : material::FourierGeluMask::products);
   /// Documented input range |x| <= input_bound<Ring, F> (the comparisons' range).
   template <class Ring = Z2k<64>, unsigned F = 16>
-  static constexpr double input_bound = detail::compare_bound<Compare, Ring, F>();
+  static constexpr double input_bound = segment<Ring, F>::bound;
 
   /// The approximation in double precision.
   static double approx(double x) noexcept {
@@ -257,19 +309,162 @@ struct SecFormerGelu {
     return 0.5 * x * (1.0 + e);
   }
 
+  /// Pi_Sin's local part: f_e = sum_j beta_j sin(j (delta_e + t_e)) at scale 2F (shifted to F when
+  /// Shift), with delta_e = c X_e and row e of D holding sin(j t_e), cos(j t_e) (scale F).
+  template <class Ring, class P, unsigned F, bool Shift>
+  static void series(const typename Ring::word_type* exw, const typename Ring::word_type* D, std::size_t row, std::size_t N,
+                     typename Ring::word_type c, typename Ring::word_type* fo) {
+    using W = typename Ring::word_type;
+    constexpr std::size_t n = terms, m2 = 2 * terms;
+    // In chunks of CH elements as structures of arrays with fixed trip counts, so that the loops
+    // over elements vectorise.
+    constexpr std::size_t CH = 32;
+    constexpr double scale = static_cast<double>(std::uint64_t(1) << F);
+    alignas(64) double s1[CH], c1[CH], sk[CH], ck[CH];
+    alignas(64) W acc[CH];
+    alignas(64) W dcol[m2][CH];
+    for (std::size_t e0 = 0; e0 < N; e0 += CH) {
+      const std::size_t ne = std::min(CH, N - e0);
+      for (std::size_t i = 0; i < ne; ++i) {
+        detail::ring_sincos<W>(static_cast<W>(c * exw[e0 + i]), s1[i], c1[i]);
+        const W* r = D + (e0 + i) * row;
+        for (std::size_t j = 0; j < m2; ++j) dcol[j][i] = r[j];
+      }
+      for (std::size_t i = ne; i < CH; ++i) {
+        s1[i] = 0.0;
+        c1[i] = 1.0;
+        for (std::size_t j = 0; j < m2; ++j) dcol[j][i] = 0;
+      }
+      for (std::size_t i = 0; i < CH; ++i) {
+        sk[i] = s1[i];
+        ck[i] = c1[i];
+        acc[i] = 0;
+      }
+      for (std::size_t j = 0; j < n; ++j) {
+        const double bj = erf_fourier_beta[j] * scale;
+        const W* dc = dcol[2 * j];
+        const W* ds = dcol[2 * j + 1];
+        for (std::size_t i = 0; i < CH; ++i) {
+          acc[i] = static_cast<W>(acc[i] + detail::round_to_word<W>(bj * ck[i]) * dc[i] + detail::round_to_word<W>(bj * sk[i]) * ds[i]);
+          const double sn = sk[i] * c1[i] + ck[i] * s1[i];
+          ck[i] = ck[i] * c1[i] - sk[i] * s1[i];
+          sk[i] = sn;
+        }
+      }
+      if constexpr (Shift) {
+        for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = detail::local_shift<Ring, P>(acc[i], F);
+      } else {
+        for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = acc[i];
+      }
+    }
+  }
+
   template <class T, class Ring, class P, class C, class Ctx>
   static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
+    if constexpr (fused<T, Ring>) return eval_fused(x, ctx);
+    else return eval_separate(x, ctx);
+  }
+
+  /// The fused structure (see the header): the comparisons' results stay masked by dealer bits s
+  /// correlated with the masks of x and f; f - b rides along with the comparison's last round.
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> eval_fused(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
+    using W = typename Ring::word_type;
+    using Cmp = typename segment<Ring, T::frac_bits>::type;
+    constexpr unsigned F = T::frac_bits, drop = segment<Ring, F>::drop;
+    constexpr material::cmp::Plan pl = Cmp::template plan<Ring>;
+    constexpr std::size_t m2 = 2 * terms, nq = material::GeluMaterial::products;
+    constexpr bool p0 = (P::id == 0);
+    constexpr W ione = p0 ? W(1) : W(0);
+    auto g = ctx.scope("gelu");
+    detail::check_input_range(x, input_bound<Ring, F>, "SecFormerGelu");
+    const std::size_t N = x.size();
+    if (N == 0) return Shared<T, Ring, P, C>(C(x.shape()));
+
+    const W c = fourier_angle_scale<Ring, F>(period * detail::sqrt2);  // angle of x: 2 pi k x / (20 sqrt 2)
+    material::Params params;
+    params.value(pl.L).value(Ring::bits).shape({N}).value(F).value(c).value(terms);
+    for (std::size_t k = 1; k <= terms; ++k) params.value(k);
+    auto mat = ctx.template material<material::GeluMaterial, W>(params);
+    constexpr std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;
+    // Parts: R = {r, K, a, b}, D = {L0, [TF], FX, AR, G, Q}.
+    const W *a = mat[2].data(), *b = mat[3].data(), *AR = mat[6 + has_tf].data(), *G = mat[7 + has_tf].data(),
+            *Q = mat[8 + has_tf].data();
+    const typename Cmp::template Parts<W> cm{mat[0].data(), mat[0].size(), mat[4].data(), has_tf ? mat[5].data() : nullptr,
+                                             mat[5 + has_tf].data(), AR};
+    const W* xw = x.share().data();
+
+    // Rides along with the comparison: X = x - a in its first round, then (with f computed from X)
+    // F' = f - b in its last round; the comparison leaves the public bits p = c xor s.
+    auto bufs = detail::cmpx::uninit<W>(2 * N);
+    struct Extra {
+      static constexpr bool public_bits() noexcept { return true; }
+      const W *xw, *a, *b, *G, c;
+      W *X, *Fp;
+      std::size_t N;
+      std::size_t size() const noexcept { return N; }
+      void fill(W* dst) const noexcept {
+        for (std::size_t e = 0; e < N; ++e) dst[e] = X[e] = static_cast<W>(xw[e] - a[e]);
+      }
+      void take(const W* theirs) const noexcept {
+        for (std::size_t e = 0; e < N; ++e) X[e] = static_cast<W>(X[e] + theirs[e]);
+      }
+      std::size_t final_size() const noexcept { return N; }
+      void final_fill(W* dst) const {
+        series<Ring, P, F, true>(X, G, m2, N, c, Fp);  // f (scale F)
+        for (std::size_t e = 0; e < N; ++e) dst[e] = Fp[e] = static_cast<W>(Fp[e] - b[e]);
+      }
+      void final_take(const W* theirs) const noexcept {
+        for (std::size_t e = 0; e < N; ++e) Fp[e] = static_cast<W>(Fp[e] + theirs[e]);
+      }
+    } extra{xw, a, b, G, c, bufs.get(), bufs.get() + N, N};
+    if constexpr (P::is_solo) extra.fill(extra.X);  // the peer's share is zero
+    const W lo = p0 ? encode_one<T, Ring>(threshold * detail::sqrt2) : W(0), hi = p0 ? encode_one<T, Ring>(-threshold * detail::sqrt2) : W(0);
+    auto pub = detail::cmpx::uninit<W>(2 * N);  // p0 = c0 xor s0 (e < N), p1 = c1 xor s1
+    {
+      auto g2 = ctx.scope("compare");
+      Cmp::template sign_bits_on<Ring, P>(
+          cm,
+          [xw, N, lo, hi](std::size_t e) -> W {
+            const W v = e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi);
+            if constexpr (drop > 0) return detail::local_shift<Ring, P>(v, drop);
+            else return v;
+          },
+          2 * N, pub.get(), ctx, extra);
+    }
+
+    // Local: with c = p xor s = p + (1 - 2p) s, c x = p x + (1 - 2p) s x and c x f likewise, where
+    // s x = s X + [s a] and s x f = s X F' + X [s b] + F' [s a] + [s a b] (X, F' public).
+    C out(x.shape());
+    W* o = out.data();
+    const W* X = extra.X;
+    const W* Fp = extra.Fp;
+    const W* pb = pub.get();
+    for (std::size_t e = 0; e < N; ++e) {
+      const W* r = Q + e * nq;  // a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b
+      const W Xe = X[e], Fe = Fp[e], XF = static_cast<W>(Xe * Fe);
+      const W xf = static_cast<W>(ione * XF + Xe * b[e] + Fe * a[e] + r[0]);  // x f, scale 2F
+      const W sx0 = static_cast<W>(AR[e] * Xe + r[1]), sxf0 = static_cast<W>(AR[e] * XF + Xe * r[2] + Fe * r[1] + r[3]);
+      const W sx1 = static_cast<W>(AR[N + e] * Xe + r[4]), sxf1 = static_cast<W>(AR[N + e] * XF + Xe * r[5] + Fe * r[4] + r[6]);
+      // p ? v - s : s without a branch on the (random) public bit
+      const W m0 = static_cast<W>(W(0) - pb[e]), m1 = static_cast<W>(W(0) - pb[N + e]);
+      const W c0x = static_cast<W>(sx0 + (m0 & (xw[e] - 2 * sx0))), c0xf = static_cast<W>(sxf0 + (m0 & (xf - 2 * sxf0)));
+      const W c1x = static_cast<W>(sx1 + (m1 & (xw[e] - 2 * sx1))), c1xf = static_cast<W>(sxf1 + (m1 & (xf - 2 * sxf1)));
+      const W dx1f = static_cast<W>(((c1x - c0x) << F) + c1xf - c0xf);  // d x (1 + f) at scale 2F
+      o[e] = static_cast<W>(xw[e] - c1x + detail::local_shift<Ring, P>(dx1f, F + 1));
+    }
+    return Shared<T, Ring, P, C>(std::move(out));
+  }
+
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> eval_separate(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     using W = typename Ring::word_type;
     using Scaled2 = Shared<product_t<T>, Ring, P, C>;
-    using S = typename Ring::signed_type;
     constexpr unsigned F = T::frac_bits;
     // Local truncation (the default) is fused into the loops that produce f and the result.
     constexpr bool local_trunc = std::is_same_v<typename T::trunc_policy, trunc::Local>;
-    auto shift = [](W v, unsigned k) -> W {  // as truncate_by with trunc::Local
-      if constexpr (P::id == 0) return static_cast<W>(static_cast<S>(v) >> k);
-      else return static_cast<W>(-(static_cast<S>(W(0) - v) >> k));
-    };
+    constexpr auto shift = detail::local_shift<Ring, P>;
     constexpr std::size_t n = terms, m2 = 2 * terms, row = m2 + material::FourierGeluMask::products;
     constexpr bool p0 = (P::id == 0);
     auto g = ctx.scope("gelu");
@@ -288,7 +483,8 @@ struct SecFormerGelu {
 
     // (1) c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] in one batched comparison; x - a rides along with
     //     its first round (delta = c (x - a) = c x - t is the masked angle of Pi_Sin).
-    using Cmp = detail::ring_compare_t<Compare, Ring>;
+    using Cmp = typename segment<Ring, F>::type;
+    constexpr unsigned drop = segment<Ring, F>::drop;
     const double tx = threshold * detail::sqrt2;
     auto exwb = detail::cmpx::uninit<W>(N);
     W* exw = exwb.get();
@@ -313,8 +509,12 @@ struct SecFormerGelu {
       bits2 = detail::cmpx::uninit<W>(2 * N);
       auto g2 = ctx.scope("compare");
       Cmp::template sign_bits_with<Ring, P>(
-          [xw, N, lo, hi](std::size_t e) -> W { return e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi); }, 2 * N,
-          bits2.get(), ctx, extra);
+          [xw, N, lo, hi](std::size_t e) -> W {
+            const W v = e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi);
+            if constexpr (drop > 0) return detail::local_shift<Ring, P>(v, drop);
+            else return v;
+          },
+          2 * N, bits2.get(), ctx, extra);
       if (N == 0) ctx.exchange_words(std::span<const W>(exw, 0), std::span<W>(exw, 0));  // as RideAlong::finish
     } else {
       for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(xw[e] - a[e]);
@@ -332,50 +532,7 @@ struct SecFormerGelu {
 
     // (2) Pi_Sin, local: f = sum_j beta_j sin(k_j (delta + t)) (scale 2F, then truncated).
     C facc(flat);
-    {
-      // In chunks of CH elements as structures of arrays with fixed trip counts, so that the loops
-      // over elements vectorise.
-      constexpr std::size_t CH = 32;
-      constexpr double scale = static_cast<double>(std::uint64_t(1) << F);
-      alignas(64) double s1[CH], c1[CH], sk[CH], ck[CH];
-      alignas(64) W acc[CH];
-      alignas(64) W dcol[m2][CH];
-      W* fo = facc.data();
-      for (std::size_t e0 = 0; e0 < N; e0 += CH) {
-        const std::size_t ne = std::min(CH, N - e0);
-        for (std::size_t i = 0; i < ne; ++i) {
-          detail::ring_sincos<W>(static_cast<W>(c * exw[e0 + i]), s1[i], c1[i]);
-          const W* r = D + (e0 + i) * row;
-          for (std::size_t j = 0; j < m2; ++j) dcol[j][i] = r[j];
-        }
-        for (std::size_t i = ne; i < CH; ++i) {
-          s1[i] = 0.0;
-          c1[i] = 1.0;
-          for (std::size_t j = 0; j < m2; ++j) dcol[j][i] = 0;
-        }
-        for (std::size_t i = 0; i < CH; ++i) {
-          sk[i] = s1[i];
-          ck[i] = c1[i];
-          acc[i] = 0;
-        }
-        for (std::size_t j = 0; j < n; ++j) {
-          const double bj = erf_fourier_beta[j] * scale;
-          const W* dc = dcol[2 * j];
-          const W* ds = dcol[2 * j + 1];
-          for (std::size_t i = 0; i < CH; ++i) {
-            acc[i] = static_cast<W>(acc[i] + detail::round_to_word<W>(bj * ck[i]) * dc[i] + detail::round_to_word<W>(bj * sk[i]) * ds[i]);
-            const double sn = sk[i] * c1[i] + ck[i] * s1[i];
-            ck[i] = ck[i] * c1[i] - sk[i] * s1[i];
-            sk[i] = sn;
-          }
-        }
-        if constexpr (local_trunc) {
-          for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = shift(acc[i], F);
-        } else {
-          for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = acc[i];
-        }
-      }
-    }
+    series<Ring, P, F, local_trunc>(exw, D, row, N, c, facc.data());
     const auto f = [&] {
       if constexpr (local_trunc) return Shared<T, Ring, P, C>(std::move(facc));
       else return truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(facc)), F, ctx);
@@ -423,26 +580,27 @@ struct SecFormerGelu {
 
 // =====================================================================================================
 /// PUMA's piecewise polynomial GeLU with the correct segments (protocols.md section 7).
-template <class Compare = MaskedCompare<31>>
+template <class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
 struct PumaGelu {
   using compare_policy = Compare;
+  template <class Ring, unsigned F> using segment = detail::segment_compare<Compare, Ring, F, CompareFrac>;
   static constexpr double poly0_c[4] = {-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728};
   static constexpr double poly1_c0 = 0.008526321541038084, poly1_c1 = 0.5, poly1_c2 = 0.3603292692789629,
                           poly1_c4 = -0.037688200365904236, poly1_c6 = 0.0018067462606141187;
 
   /// Online rounds: comparisons, three power rounds, the selection; dealer truncation: 8 more.
   template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr int rounds_for = detail::ring_compare_t<Compare, Ring>::template online_rounds<Ring> + 4 + (detail::dealer_trunc_v<E> ? 8 : 0);
+  static constexpr int rounds_for = segment<Ring, E::frac_bits>::type::template online_rounds<Ring> + 4 + (detail::dealer_trunc_v<E> ? 8 : 0);
   static constexpr int online_rounds = rounds_for<>;
   /// Bytes each party sends for n elements: three comparisons of n, 12 words per element (x^2: 1,
   /// x^3 and x^4: 4, x^6: 1, selection: 6), dealer truncation: 8 more.
   template <class E = Fixed<16>, class Ring = Z2k<64>>
   static constexpr std::uint64_t bytes_sent(std::size_t n) {
     constexpr std::uint64_t w = sizeof(typename Ring::word_type);
-    return detail::ring_compare_t<Compare, Ring>::template bytes_sent<Ring>(3 * n) + 12 * n * w + (detail::dealer_trunc_v<E> ? 8 * n * w : 0);
+    return segment<Ring, E::frac_bits>::type::template bytes_sent<Ring>(3 * n) + 12 * n * w + (detail::dealer_trunc_v<E> ? 8 * n * w : 0);
   }
   template <class Ring = Z2k<64>, unsigned F = 16>
-  static constexpr double input_bound = detail::compare_bound<Compare, Ring, F>();
+  static constexpr double input_bound = segment<Ring, F>::bound;
 
   static double poly0(double x) noexcept { return ((poly0_c[3] * x + poly0_c[2]) * x + poly0_c[1]) * x + poly0_c[0]; }
   static double poly1(double x) noexcept {
@@ -463,7 +621,9 @@ struct PumaGelu {
     auto g = ctx.scope("gelu");
     detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "PumaGelu");
     // b0 = [x < -4], b1 = [x < -1.95], b2 = [x < 3]: one batched comparison.
-    auto b = ltz_many<detail::ring_compare_t<Compare, Ring>>(std::vector<S>{x + 4.0, x + 1.95, x - 3.0}, ctx);
+    using Seg = segment<Ring, T::frac_bits>;
+    auto reduce = [&](const S& v) { return truncate_by<T, trunc::Local>(v, Seg::drop, ctx); };
+    auto b = ltz_many<typename Seg::type>(std::vector<S>{reduce(x + 4.0), reduce(x + 1.95), reduce(x - 3.0)}, ctx);
     // Powers, scaled so that every truncated intermediate stays below 16 on [-4, 4] (what matters:
     // elsewhere the polynomials are multiplied by a zero bit, garbage included).
     const double s4 = std::sqrt(-poly1_c4), s6 = std::sqrt(poly1_c6);

@@ -1,0 +1,96 @@
+// secformer/dealer/gelu_material.hpp: SecFormerGelu's material in one request, so that the masks of
+// the two comparisons' results are correlated with the masks of x and of the Fourier series
+// (protocols/gelu.hpp, the fused path: c x and c x f become local once the bits are public).
+//
+// GeluMaterial (id 42), params (L, w, shape {N}, F, c, n, k_1..k_n):
+//   R = { r: {2N}, K       the MaskedCompareMaterial of the 2N comparisons (L compared bits, block w)
+//         a: {N}, b: {N} } masks of x and of the series f; the angle mask is t = c a
+//   D = { L0, [TF], FX, AR the comparisons' material; the plan must end in one final child, so that
+//                          AR is s, the dealer bit that masks each comparison's result
+//         G: {N x 2n}       the trig values of t (as FourierGeluMask)
+//         Q: {N x 7}        a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b  (s0 = AR[e], s1 = AR[N + e]) }
+//   (G and Q apart: the series reads only G, the last step only Q, each as one contiguous stream.)
+//   Dealer -> party 1: the comparisons' material for 2N elements plus 2n + 7 words per element
+//   (21 for the 7-term series). Party 0: nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "compare_material.hpp"
+#include "fourier_material.hpp"
+#include "material.hpp"
+
+namespace secformer::material {
+
+struct GeluMaterial {
+  static constexpr std::uint32_t id = 42;
+  static constexpr std::string_view name = "gelu (comparisons + fourier)";
+  static constexpr std::size_t products = 7;  ///< a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b
+
+  struct Read {
+    unsigned L, w;
+    fourier_detail::FourierParams fp;
+    std::size_t N;
+    cmp::Plan plan;
+  };
+  static Read read(std::span<const std::uint64_t> p) {
+    Reader rd(p);
+    Read out{};
+    out.L = static_cast<unsigned>(rd.value());
+    out.w = static_cast<unsigned>(rd.value());
+    if (out.w != 32 && out.w != 64) throw usage_error("secformer: malformed gelu request (block width)");
+    if (out.L < 1 || out.L >= out.w) throw usage_error("secformer: malformed gelu request (width)");
+    out.fp = fourier_detail::read(p.subspan(2), true);
+    out.N = elements(out.fp.shape);
+    out.plan = cmp::make_plan(out.w, out.L);
+    if (out.plan.final_children != 1) throw usage_error("secformer: gelu request for a comparison plan with two final children");
+    return out;
+  }
+  static std::vector<std::uint64_t> compare_params(const Read& q) { return {1, 2 * q.N, q.L, q.w}; }
+
+  static Layout layout(std::span<const std::uint64_t> p) {
+    const Read q = read(p);
+    Layout l = MaskedCompareMaterial::layout(compare_params(q));
+    l.randoms.push_back({q.N});
+    l.randoms.push_back({q.N});
+    l.derived.push_back({q.N, 2 * q.fp.freqs.size()});
+    l.derived.push_back({q.N, products});
+    l.derived_xor.push_back(false);
+    l.derived_xor.push_back(false);
+    return l;
+  }
+
+  template <class W>
+  static void derive(std::span<const std::uint64_t> p, const Parts<W>& r, Parts<W>& d, State&) {
+    const Read q = read(p);
+    if (q.w != 8 * sizeof(W)) throw usage_error("secformer: gelu request for another word size");
+    if (q.fp.frac + 2 >= 8 * sizeof(W)) throw usage_error("secformer: Fourier mask with too many fractional bits for the ring");
+    const std::size_t has_tf = q.plan.tree_fam > 0 ? 1 : 0, N = q.N;
+    W* AR = d[2 + has_tf].data();
+    MaskedCompareMaterial::derive_raw<W>(2 * N, q.L, r[0].data(), r[1], d[0].data(), has_tf ? d[1].data() : nullptr,
+                                         d[1 + has_tf].data(), AR);
+    const std::size_t m2 = 2 * q.fp.freqs.size();
+    const W c = static_cast<W>(q.fp.scale);
+    const W *a = r[2].data(), *b = r[3].data();
+    W* G = d[3 + has_tf].data();
+    W* Q = d[4 + has_tf].data();
+    for (std::size_t e = 0; e < N; ++e) {
+      fourier_detail::trig_of<W>(static_cast<W>(c * a[e]), q.fp.freqs, q.fp.frac, G + e * m2);
+      W* o = Q + e * products;
+      const W ab = static_cast<W>(a[e] * b[e]), s0 = AR[e], s1 = AR[N + e];
+      o[0] = ab;
+      o[1] = static_cast<W>(s0 * a[e]);
+      o[2] = static_cast<W>(s0 * b[e]);
+      o[3] = static_cast<W>(s0 * ab);
+      o[4] = static_cast<W>(s1 * a[e]);
+      o[5] = static_cast<W>(s1 * b[e]);
+      o[6] = static_cast<W>(s1 * ab);
+    }
+  }
+};
+
+}  // namespace secformer::material
