@@ -2,8 +2,8 @@
 # The whole distillation from the cache: data/weights (cmake/fetch_data.sh), the C++ token ids
 # (use_tokenize, if a build directory with it is given), teacher head, both students, float64
 # accuracies, export to cache/students/<name>/, then the checks.
-#   bash examples/distill/run.sh [BUILD_DIR]        (about 45-60 min on 2 shared cores)
-# Extra arguments for distill.py: DISTILL_ARGS="--distill 2000 --epochs2 2" bash examples/distill/run.sh
+#   bash examples/distill/run.sh [BUILD_DIR]        (46 min on 2 quiet cores: 2400 reviews, 2 epochs per stage)
+# Extra arguments for distill.py: DISTILL_ARGS="--distill 320 --epochs1 1 --epochs2 1" bash examples/distill/run.sh (a quick run)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cache="$root/cache"
