@@ -240,6 +240,22 @@ class RideAlong {
   bool done_ = false;
 };
 
+/// The words that ride along with a comparison's first round in both GeLU structures: this party's
+/// share of X = x - a (the Beaver mask a of x), kept in X; take() adds the peer's, leaving X open.
+template <class W>
+struct MaskedInputOpening {
+  const W *xw, *a;
+  W* X;
+  std::size_t N;
+  std::size_t size() const noexcept { return N; }
+  void fill(W* dst) const noexcept {
+    for (std::size_t e = 0; e < N; ++e) dst[e] = X[e] = static_cast<W>(xw[e] - a[e]);
+  }
+  void take(const W* theirs) const noexcept {
+    for (std::size_t e = 0; e < N; ++e) X[e] = static_cast<W>(X[e] + theirs[e]);
+  }
+};
+
 /// Several bit-times-value products in one round: out_i = b_i x_i (x_i of any encoding, no truncation).
 template <class T, class Ring, class P, class C, class Ctx>
 std::vector<Shared<T, Ring, P, C>> bit_products(const std::vector<Shared<Int, Ring, P, C>>& bits,
@@ -398,27 +414,20 @@ struct SecFormerGelu {
     // Rides along with the comparison: X = x - a in its first round, then (with f computed from X)
     // F' = f - b in its last round; the comparison leaves the public bits p = c xor s.
     auto bufs = detail::cmpx::uninit<W>(2 * N);
-    struct Extra {
+    struct Extra : detail::MaskedInputOpening<W> {
       static constexpr bool public_bits() noexcept { return true; }
-      const W *xw, *a, *b, *G, c;
-      W *X, *Fp;
-      std::size_t N;
-      std::size_t size() const noexcept { return N; }
-      void fill(W* dst) const noexcept {
-        for (std::size_t e = 0; e < N; ++e) dst[e] = X[e] = static_cast<W>(xw[e] - a[e]);
-      }
-      void take(const W* theirs) const noexcept {
-        for (std::size_t e = 0; e < N; ++e) X[e] = static_cast<W>(X[e] + theirs[e]);
-      }
-      std::size_t final_size() const noexcept { return N; }
+      const W *b, *G, c;
+      W* Fp;
+      std::size_t final_size() const noexcept { return this->N; }
       void final_fill(W* dst) const {
-        series<Ring, P, F, true>(X, G, m2, N, c, Fp);  // f (scale F)
+        const std::size_t N = this->N;
+        series<Ring, P, F, true>(this->X, G, m2, N, c, Fp);  // f (scale F)
         for (std::size_t e = 0; e < N; ++e) dst[e] = Fp[e] = static_cast<W>(Fp[e] - b[e]);
       }
       void final_take(const W* theirs) const noexcept {
-        for (std::size_t e = 0; e < N; ++e) Fp[e] = static_cast<W>(Fp[e] + theirs[e]);
+        for (std::size_t e = 0; e < this->N; ++e) Fp[e] = static_cast<W>(Fp[e] + theirs[e]);
       }
-    } extra{xw, a, b, G, c, bufs.get(), bufs.get() + N, N};
+    } extra{{xw, a, bufs.get(), N}, b, G, c, bufs.get() + N};
     if constexpr (P::is_solo) extra.fill(extra.X);  // the peer's share is zero
     const W lo = p0 ? encode_one<T, Ring>(threshold * detail::sqrt2) : W(0), hi = p0 ? encode_one<T, Ring>(-threshold * detail::sqrt2) : W(0);
     auto pub = detail::cmpx::uninit<W>(2 * N);  // p0 = c0 xor s0 (e < N), p1 = c1 xor s1
@@ -492,18 +501,7 @@ struct SecFormerGelu {
     std::unique_ptr<W[]> bits2;   // the MaskedCompare path's bits: c0 then c1
     if constexpr (detail::is_masked_compare_v<Cmp>) {
       // Fused: the comparison reads x +- T sqrt 2 directly and x - a rides along in its own buffer.
-      struct Extra {
-        const W *xw, *a;
-        W* exw;
-        std::size_t N;
-        std::size_t size() const noexcept { return N; }
-        void fill(W* dst) const noexcept {
-          for (std::size_t e = 0; e < N; ++e) dst[e] = exw[e] = static_cast<W>(xw[e] - a[e]);
-        }
-        void take(const W* theirs) const noexcept {
-          for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(exw[e] + theirs[e]);
-        }
-      } extra{xw, a, exw, N};
+      detail::MaskedInputOpening<W> extra{xw, a, exw, N};
       if constexpr (P::is_solo) extra.fill(exw);  // the peer's share is zero
       const W lo = p0 ? encode_one<T, Ring>(tx) : W(0), hi = p0 ? encode_one<T, Ring>(-tx) : W(0);
       bits2 = detail::cmpx::uninit<W>(2 * N);
