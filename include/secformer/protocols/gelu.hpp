@@ -10,17 +10,20 @@
 // gelu<Policy>(x, ctx); gelu(x, ctx) uses the context's suite's gelu, else SecFormerGelu<> (the
 // single point where the default is chosen).
 //
-// SecFormerGelu<TMilli = 1700, Compare = MaskedCompare<16>, CompareFrac = 6> (SecFormer section 4.1):
+// SecFormerGelu<Erf = FittedErf<2300>, Compare = MaskedCompare<16>, CompareFrac = 6> (SecFormer section 4.1):
 //     erf(u) ~ -1 (u < -T); f(u) = sum_j beta_j sin(j pi u / 10) (-T <= u < T); +1 (u >= T); u = x / sqrt 2
+//   Erf gives T and beta: FittedErf<2300> (T = 2.3, beta fitted to erf on [-T, T]) by default,
+//   PaperErf<1700> for SecFormer's own series and T (9x the error at the same cost; see below).
 //   With c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] and d = c1 - c0 (the middle segment),
 //     GeLU = 0.5 x (1 + erf) = (1 - c1) x + 0.5 d x (1 + f).
 //   Comparisons (detail::segment_compare): in Z2k<64> they read x +- T sqrt 2 with only CompareFrac
 //   fractional bits (a local truncation by F - CompareFrac bits, 0 rounds), so MaskedCompare<16> (3
 //   rounds, 25 bits per comparison) covers |x| < 2^(16 - 6) = 1024 and places each jump to within
 //   band = 2^(1 - CompareFrac) = 1/32: an input within 1/32 of +-T sqrt 2 may take the other
-//   segment's value, which differs from approx() there by at most the jump (0.0256) and from exact
-//   GeLU by at most 0.0202. In Z2k<32> (where that truncation would fail too often) they compare the
-//   whole ring exactly (MaskedCompare<0>).
+//   segment's value, which differs from approx() there by at most the jump (0.0032 with the default
+//   series, 0.0256 with PaperErf<1700>) and from exact GeLU by at most 0.0035 (0.0202). In Z2k<32>
+//   (where that truncation would fail too often) they compare the whole ring exactly
+//   (MaskedCompare<0>).
 //   Pi_Sin (sin.hpp's scaling: the angle of x is c x mod 2^l with c = round(2^(l-F) / (20 sqrt 2)), so
 //   one period spans the ring) has its mask tied to a Beaver mask of x: the dealer's t = c a; once
 //   X = x - a is open, delta = c X = c x - t is uniform over the ring whatever x is (perfect hiding)
@@ -42,11 +45,14 @@
 //   round opening f - b, c1 - m1 and d - md, with the dealer's products m1 a, md a, a b, md b, md a b
 //   (FourierGeluMask). Bytes: 2 comparisons + 4 words (44.5 B with MaskedCompare<31>, whose range is
 //   |x| <= 2^15 - 8); with trunc::Dealer 2 more rounds and 2 words (f and the result).
-//   Error of the approximation (double precision, vs exact GeLU on [-8, 8]): T = 1.7: max 0.0195
-//   (p99 0.018 on N(0, 4)), T = 2.0: 0.038, T = 2.5: 0.058 (the reference code's T): T = 1.7 is the
-//   default. Outside the band the fixed-point computation adds below 1e-4 against approx() of the
-//   encoded input (F = 16; measured max 5.7e-5), below 4e-3 in Z2k<32> with F = 12 (measured 9e-4).
-//   Measured (bench_protocols, 128 x 3072, N(0, 4)): max 0.0202, p99 0.0182 against exact GeLU.
+//   Error of the approximation (double precision, vs exact GeLU on [-8, 8]): the default
+//   FittedErf<2300>: max 0.0022 (p99 0.0022 on N(0, 4)); SecFormer's series (PaperErf): T = 1.7:
+//   0.0195 (p99 0.018), T = 2.0: 0.038, T = 2.5: 0.058 (the reference code's T). The paper's series
+//   approximates erf on a whole period, so inside |u| < 1.7 it errs by up to 0.012 in erf, mostly
+//   upwards (mean GeLU error +0.0042 on N(0, 1) inputs, against -0.0008 with the default): a model
+//   distilled with exact GeLU sees its activations biased. Outside the band the fixed-point
+//   computation adds below 1e-4 against approx() of the encoded input (F = 16), below 4e-3 in
+//   Z2k<32> with F = 12.
 //   Input range: |x| <= input_bound = 1016 (Z2k<64>, F = 16); the whole ring in Z2k<32>.
 // PumaGelu<Compare = MaskedCompare<16>, CompareFrac = 6> (PUMA, Dong et al. 2023, with the correct
 //   segments): 0 (x < -4), poly0 (-4 <= x < -1.95), poly1 (-1.95 <= x < 3), x (x >= 3). Three
@@ -66,6 +72,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -271,10 +278,51 @@ std::vector<Shared<T, Ring, P, C>> bit_products(const std::vector<Shared<Int, Ri
 }  // namespace detail
 
 // =====================================================================================================
-/// SecFormer's Pi_GeLU (see the header comment). TMilli: the segment threshold T on u = x / sqrt 2 in
-/// thousandths (1700: T = 1.7, the smallest error of 1.7, 2.0 and 2.5).
-template <int TMilli = 1700, class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
+/// The erf series of SecFormerGelu's middle segment, a policy: the threshold T on u = x / sqrt 2 and
+/// the 7 coefficients of f(u) = sum_j beta_j sin(j pi u / 10). Any coefficients cost the same.
+/// PaperErf<TMilli>: SecFormer's beta (protocols.md section 4, a series of erf over a whole period)
+///   with T = TMilli / 1000. GeLU max error on [-8, 8]: T = 1.7 (the paper's) 0.0195, 2.0 0.038,
+///   2.5 (the reference code's) 0.058.
+template <int TMilli>
+struct PaperErf {
+  static constexpr double threshold = TMilli / 1000.0;
+  static constexpr std::array<double, 7> beta = erf_fourier_beta;
+};
+/// FittedErf<TMilli>: the series refitted to erf on [-T, T] only, where it is used (weighted ridge
+///   least squares, sum |beta| <= 2.3; bench/fit_erf_series.py prints these constants and errors).
+///   GeLU max error on [-8, 8] / p99 on N(0, 4) / jump at +-T sqrt 2: T = 1.7: 0.0195 / 0.0173 /
+///   0.018; T = 2.0: 0.0066 / 0.0055 / 0.0069; T = 2.3: 0.0022 / 0.0022 / 0.0032 (the default, 9x
+///   below the paper's series); T = 2.5: 0.0039 / 0.0036 / 0.0046. Other T: run the script.
+template <int TMilli>
+struct FittedErf {
+  static_assert(TMilli < 0, "secformer: no FittedErf for this T; bench/fit_erf_series.py fits one");
+};
+template <>
+struct FittedErf<1700> {
+  static constexpr double threshold = 1.7;
+  static constexpr std::array<double, 7> beta = {0.142577, 0.331241, 0.483606, 0.397396, -0.035479, -0.451752, 0.371811};
+};
+template <>
+struct FittedErf<2000> {
+  static constexpr double threshold = 2.0;
+  static constexpr std::array<double, 7> beta = {0.070556, 0.268919, 0.506201, 0.479584, -0.012384, -0.543561, 0.404748};
+};
+template <>
+struct FittedErf<2300> {
+  static constexpr double threshold = 2.3;
+  static constexpr std::array<double, 7> beta = {0.235742, 0.409195, 0.440029, 0.265613, -0.058795, -0.245471, 0.264379};
+};
+template <>
+struct FittedErf<2500> {
+  static constexpr double threshold = 2.5;
+  static constexpr std::array<double, 7> beta = {0.308408, 0.467034, 0.405177, 0.173635, -0.068599, -0.116583, 0.196984};
+};
+
+/// SecFormer's Pi_GeLU (see the header comment). Erf: the series and threshold of the middle
+/// segment (FittedErf<2300>, the smallest error; PaperErf<1700> is the paper's).
+template <class Erf = FittedErf<2300>, class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
 struct SecFormerGelu {
+  using erf_policy = Erf;
   using compare_policy = Compare;
   /// The comparisons actually run for an encoding with F fractional bits in Ring, and their reach.
   template <class Ring, unsigned F> using segment = detail::segment_compare<Compare, Ring, F, CompareFrac>;
@@ -288,9 +336,10 @@ struct SecFormerGelu {
     else
       return false;
   }();
-  static constexpr double threshold = TMilli / 1000.0;
+  static constexpr double threshold = Erf::threshold;
+  static constexpr const std::array<double, 7>& beta = Erf::beta;
   static constexpr double period = erf_fourier_period;  ///< of the series in u
-  static constexpr std::size_t terms = erf_fourier_beta.size();
+  static constexpr std::size_t terms = beta.size();
 
   /// Online rounds for an encoding and ring (local truncation adds none; dealer truncation two).
   template <class E = Fixed<16>, class Ring = Z2k<64>>
@@ -320,7 +369,7 @@ struct SecFormerGelu {
     if (u < -threshold) e = -1.0;
     else if (u < threshold) {
       e = 0.0;
-      for (std::size_t j = 0; j < terms; ++j) e += erf_fourier_beta[j] * std::sin(static_cast<double>(j + 1) * 6.283185307179586 * u / period);
+      for (std::size_t j = 0; j < terms; ++j) e += beta[j] * std::sin(static_cast<double>(j + 1) * 6.283185307179586 * u / period);
     } else e = 1.0;
     return 0.5 * x * (1.0 + e);
   }
@@ -357,7 +406,7 @@ struct SecFormerGelu {
         acc[i] = 0;
       }
       for (std::size_t j = 0; j < n; ++j) {
-        const double bj = erf_fourier_beta[j] * scale;
+        const double bj = beta[j] * scale;
         const W* dc = dcol[2 * j];
         const W* ds = dcol[2 * j + 1];
         for (std::size_t i = 0; i < CH; ++i) {
