@@ -270,6 +270,14 @@ TEST_CASE("a failing party stops the other roles promptly with its own error", "
                     "party 1 gave up");
   // The other party is woken by the closed channel, not by the 20 s timeout.
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  // Whatever the threads' timing, the error reported is the cause, not the disconnection it causes
+  // in another role (which may be recorded first), and otherwise the first.
+  sf::detail::FirstError first;
+  first.set(std::make_exception_ptr(sf::disconnected_error("the peer closed the channel")));
+  first.set(std::make_exception_ptr(sf::usage_error("the cause")));
+  first.set(std::make_exception_ptr(sf::channel_error("a later error")));
+  first.set(std::make_exception_ptr(sf::disconnected_error("another disconnection")));
+  CHECK_THROWS_WITH(std::rethrow_exception(first.first), "the cause");
   // Mismatched shapes between the parties' programs are caught as errors, not hangs.
   CHECK_THROWS_AS(sf::run_two_party(sf::RunOptions{13, std::chrono::milliseconds(3000)},
                                     [](auto& ctx) {

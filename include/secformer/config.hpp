@@ -29,6 +29,11 @@ struct usage_error : error {
 struct channel_error : error {
   using error::error;
 };
+/// The peer or the dealer closed the connection: usually the consequence of an error on its side,
+/// so run_two_party and run_loopback report another role's error in its place when there is one.
+struct disconnected_error : channel_error {
+  using channel_error::channel_error;
+};
 /// A value lies outside the documented input range of an approximation (debug and simulation only).
 struct range_error : error {
   using error::error;

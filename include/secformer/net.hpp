@@ -85,6 +85,8 @@ auto with_handshake_deadline(TcpChannel& ch, const TcpOptions& o, const std::str
     f();
   } catch (const handshake_error&) {
     throw;
+  } catch (const disconnected_error& e) {
+    throw disconnected_error(std::string(e.what()) + " [during the session handshake with " + context + "]");
   } catch (const channel_error& e) {
     throw channel_error(std::string(e.what()) + " [during the session handshake with " + context + "]");
   }

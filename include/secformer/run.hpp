@@ -53,12 +53,23 @@ struct RunOptions {
 };
 
 namespace detail {
+/// The error a run reports: the first one, unless it is a disconnection and another role's error
+/// (the likely cause) comes later.
 struct FirstError {
   std::mutex m;
   std::exception_ptr first;
+  static bool disconnection(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const disconnected_error&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
   void set(std::exception_ptr e) {
     std::lock_guard g(m);
-    if (!first) first = e;
+    if (!first || (disconnection(first) && !disconnection(e))) first = e;
   }
 };
 inline Seed seed_for(const RunOptions& o, std::uint64_t role) {

@@ -44,7 +44,7 @@ class MemoryChannel {
   void send(std::vector<std::byte>&& msg) {
     std::lock_guard lock(pipe_->m);
     if (pipe_->closed[end_]) throw channel_error("secformer: send on a closed channel");
-    if (pipe_->closed[1 - end_]) throw channel_error("secformer: the peer closed the channel");
+    if (pipe_->closed[1 - end_]) throw disconnected_error("secformer: the peer closed the channel");
     pipe_->queue[1 - end_].push_back(std::move(msg));
     pipe_->cv.notify_all();
   }
@@ -63,7 +63,7 @@ class MemoryChannel {
     const bool ready = pipe_->cv.wait_for(lock, timeout_, [&] { return !q.empty() || pipe_->closed[1 - end_] || pipe_->closed[end_]; });
     if (q.empty()) {
       if (!ready) throw channel_error("secformer: timed out after " + std::to_string(timeout_.count()) + " ms waiting for the peer");
-      throw channel_error("secformer: the peer closed the channel");
+      throw disconnected_error("secformer: the peer closed the channel");
     }
     auto msg = std::move(q.front());
     q.pop_front();

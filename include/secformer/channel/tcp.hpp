@@ -456,7 +456,7 @@ class TcpChannel {
       case K::disconnected:
         if (detail::tls::is_tls_error(f.ec) && f.ec != asio::ssl::error::stream_truncated)
           throw channel_error("secformer: " + detail::tls::explain(f.ec) + " " + what);
-        throw channel_error("secformer: peer disconnected " + what + " (" + f.ec.message() + ")");
+        throw disconnected_error("secformer: peer disconnected " + what + " (" + f.ec.message() + ")");
       case K::oversized:
         throw channel_error("secformer: oversized frame: the peer announced " + std::to_string(f.announced) +
                             " bytes, the limit is " + std::to_string(f.limit) + " bytes; the channel is closed");
