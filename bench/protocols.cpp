@@ -1,7 +1,9 @@
 // bench/protocols.cpp: micro-benchmarks of every protocol policy in the paper's configurations.
 // All three roles run in this process over real loopback TCP (run_loopback). The dealer material of
-// each run is planned and fetched first (offline); the online phase alone is timed, as the median
-// of several runs. Errors are measured against double precision (mean, p99, max).
+// each run is planned and fetched first (offline) and the input shared; the operation's online phase
+// alone is timed, as the median of --runs runs (default 9) after one uncounted warm-up run. Errors
+// are measured against double precision (mean, p99, max). The speedups of the first (SecFormer) row
+// of each operation and shape over the others are printed at the end.
 //
 //   bench_protocols [--runs N] [--quick] [--only OP] [--json FILE] [--svg FILE]
 //     --only OP: only the rows of one operation (gelu, softmax, layernorm, reciprocal, rsqrt).
@@ -10,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <utility>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -31,54 +34,79 @@ struct Row {
 };
 
 struct Options {
-  int runs = 5;
+  int runs = 9;
   bool quick = false;
   std::string json = "bench_protocols.json", svg = "bench_protocols.svg";
   std::string only;
 };
 
-/// Runs op(x_shared, ctx) under the two parties; returns the median online time and the costs.
-template <class Op>
-Row measure(const Options& o, const std::string& op_name, const std::string& policy, const xt::xarray<double>& x,
-            const std::function<xt::xarray<double>(const xt::xarray<double>&)>& reference, const std::string& ref_name, Op op) {
-  Row r{op_name, policy, "", ref_name, x.size()};
-  if (!o.only.empty() && o.only != op_name) return r;
-  for (std::size_t i = 0; i < x.dimension(); ++i) r.shape += (i ? "x" : "") + std::to_string(x.shape()[i]);
-  auto program = [&](auto& ctx) { return op(ctx.input(sf::party<0>, x), ctx); };
-  const auto plan = sf::plan_material(program);
+/// One row being measured: its runs' times so far and how to do one more run.
+struct Job {
+  Row row;
   std::vector<double> times;
   xt::xarray<double> out;
-  for (int run = 0; run < o.runs; ++run) {
+  std::function<void(Job&, int)> run_once;     ///< run < 0: the uncounted warm-up
+  std::function<xt::xarray<double>()> reference;
+};
+
+/// Adds a row: op(x_shared, ctx) under the two parties (x must outlive run_group).
+template <class Op>
+void add(std::vector<Job>& group, const Options& o, const std::string& op_name, const std::string& policy, const xt::xarray<double>& x,
+         const std::function<xt::xarray<double>(const xt::xarray<double>&)>& reference, const std::string& ref_name, Op op) {
+  if (!o.only.empty() && o.only != op_name) return;
+  Job j;
+  j.row = Row{op_name, policy, "", ref_name, x.size()};
+  for (std::size_t i = 0; i < x.dimension(); ++i) j.row.shape += (i ? "x" : "") + std::to_string(x.shape()[i]);
+  const xt::xarray<double>* xp = &x;
+  auto program = [xp, op](auto& ctx) { return op(ctx.input(sf::party<0>, *xp), ctx); };
+  j.reference = [xp, reference] { return reference(*xp); };
+  j.run_once = [xp, op, plan = sf::plan_material(program)](Job& job, int run) {
     double t = 0;
     sf::Cost online;
-    auto stats = sf::run_loopback(sf::RunOptions{static_cast<std::uint64_t>(run + 1)}, [&](auto& ctx) {
+    auto stats = sf::run_loopback(sf::RunOptions{static_cast<std::uint64_t>(run + 2)}, [&](auto& ctx) {
       ctx.preprocess(plan);
+      auto sx = ctx.input(sf::party<0>, *xp);  // shared before the clock starts: only the operation is timed
       (void)ctx.open(ctx.input(sf::party<0>, xt::xarray<double>{0.0}));  // both parties start together
       const auto before = ctx.stats().total();
       const auto t0 = std::chrono::steady_clock::now();
-      auto y = program(ctx);
+      auto y = op(std::move(sx), ctx);
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const auto cost = ctx.stats().total() - before;
       auto v = ctx.reveal(y);
       if constexpr (std::remove_cvref_t<decltype(ctx)>::id == 0) {
         t = dt;
         online = cost;
-        out = v;
+        job.out = v;
       }
     });
-    times.push_back(t);
-    r.rounds = static_cast<double>(online.rounds);
-    r.bytes_per_element = static_cast<double>(online.bytes_sent) / static_cast<double>(x.size());
-    r.dealer_bytes_per_element = static_cast<double>(stats[1]["offline"].dealer_bytes) / static_cast<double>(x.size());
+    if (run < 0) return;
+    job.times.push_back(t);
+    const double n = static_cast<double>(xp->size());
+    job.row.rounds = static_cast<double>(online.rounds);
+    job.row.bytes_per_element = static_cast<double>(online.bytes_sent) / n;
+    job.row.dealer_bytes_per_element = static_cast<double>(stats[1]["offline"].dealer_bytes) / n;
+  };
+  group.push_back(std::move(j));
+}
+
+/// Measures a group of rows with their runs interleaved (warm-up of every row, then run 1 of every
+/// row, run 2, ...), so that drift of the machine during the group (the allocator, caches, other
+/// load) reaches every row alike; each row's time is the median of its runs.
+void run_group(const Options& o, std::vector<Job>& group, std::vector<Row>& rows) {
+  for (int run = -1; run < o.runs; ++run)
+    for (auto& j : group) j.run_once(j, run);
+  for (auto& j : group) {
+    Row& r = j.row;
+    std::sort(j.times.begin(), j.times.end());
+    r.seconds = j.times[j.times.size() / 2];
+    r.err = sf::test::abs_error(j.out, j.reference());
+    std::printf("%-10s %-26s %-12s %9.4f s %5.0f rounds %9.1f B/elem %9.1f dealer B/elem  err mean %.2e p99 %.2e max %.2e (vs %s)\n",
+                r.op.c_str(), r.policy.c_str(), r.shape.c_str(), r.seconds, r.rounds, r.bytes_per_element, r.dealer_bytes_per_element,
+                r.err.mean, r.err.p99, r.err.max, r.reference.c_str());
+    rows.push_back(r);
   }
-  std::sort(times.begin(), times.end());
-  r.seconds = times[times.size() / 2];
-  r.err = sf::test::abs_error(out, reference(x));
-  std::printf("%-10s %-22s %-12s %9.4f s %5.0f rounds %9.1f B/elem %9.1f dealer B/elem  err mean %.2e p99 %.2e max %.2e (vs %s)\n",
-              r.op.c_str(), r.policy.c_str(), r.shape.c_str(), r.seconds, r.rounds, r.bytes_per_element,
-              r.dealer_bytes_per_element, r.err.mean, r.err.p99, r.err.max, r.reference.c_str());
   std::fflush(stdout);
-  return r;
+  group.clear();
 }
 
 xt::xarray<double> map(const xt::xarray<double>& x, double (*f)(double)) {
@@ -204,24 +232,29 @@ int main(int argc, char** argv) {
   sf::keep_large_buffers();
   sf::test::TestData d(2024);
   std::vector<Row> rows;
+  std::vector<Job> g;  // the rows of one operation and shape, measured together (run_group)
   auto gelu_ref = [](const xt::xarray<double>& v) { return map(v, gelu_exact); };
 
   // GeLU on N(0, 4) inputs, the paper's 100x100 and BERT-base's 128x3072.
   for (auto shape : {std::vector<std::size_t>{100, 100}, std::vector<std::size_t>{128, 3072}}) {
     const auto x = d.normal_array(shape, 2.0);
-    rows.push_back(measure(o, "gelu", "SecFormerGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<>>(s, c); }));
-    rows.push_back(measure(o, "gelu", "PumaGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::PumaGelu<>>(s, c); }));
-    rows.push_back(measure(o, "gelu", "QuadGelu(MPCFormer)", x, [](const xt::xarray<double>& v) { return map(v, [](double t) { return sf::QuadGelu::approx(t); }); },
-                           "its own quadratic", [](auto s, auto& c) { return sf::gelu<sf::QuadGelu>(s, c); }));
-    rows.push_back(measure(o, "gelu", "CrypTenGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::CrypTenGelu<>>(s, c); }));
+    add(g, o, "gelu", "SecFormerGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<>>(s, c); });
+    add(g, o, "gelu", "SecFormerGelu(paper beta)", x, gelu_ref, "exact GeLU",
+                           [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<sf::PaperErf<1700>>>(s, c); });
+    add(g, o, "gelu", "PumaGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::PumaGelu<>>(s, c); });
+    add(g, o, "gelu", "QuadGelu(MPCFormer)", x, [](const xt::xarray<double>& v) { return map(v, [](double t) { return sf::QuadGelu::approx(t); }); },
+                           "its own quadratic", [](auto s, auto& c) { return sf::gelu<sf::QuadGelu>(s, c); });
+    add(g, o, "gelu", "CrypTenGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::CrypTenGelu<>>(s, c); });
+    run_group(o, g, rows);
   }
 
   // Softmax on attention-like scores: 12 heads x 128 x 128 and 128 x 128.
   for (auto shape : {std::vector<std::size_t>{12, 128, 128}, std::vector<std::size_t>{128, 128}}) {
     const auto x = d.normal_array(shape, 2.0);
-    rows.push_back(measure(o, "softmax", "Quad2Softmax(SecFormer)", x, quad2_exact, "exact 2Quad", [](auto s, auto& c) { return sf::softmax<sf::Quad2Softmax>(s, c); }));
-    rows.push_back(measure(o, "softmax", "MPCFormerSoftmax", x, quad2_exact, "exact 2Quad", [](auto s, auto& c) { return sf::softmax<sf::MPCFormerSoftmax>(s, c); }));
-    rows.push_back(measure(o, "softmax", "CrypTenSoftmax", x, softmax_exact, "exact softmax", [](auto s, auto& c) { return sf::softmax<sf::CrypTenSoftmax>(s, c); }));
+    add(g, o, "softmax", "Quad2Softmax(SecFormer)", x, quad2_exact, "exact 2Quad", [](auto s, auto& c) { return sf::softmax<sf::Quad2Softmax>(s, c); });
+    add(g, o, "softmax", "MPCFormerSoftmax", x, quad2_exact, "exact 2Quad", [](auto s, auto& c) { return sf::softmax<sf::MPCFormerSoftmax>(s, c); });
+    add(g, o, "softmax", "CrypTenSoftmax", x, softmax_exact, "exact softmax", [](auto s, auto& c) { return sf::softmax<sf::CrypTenSoftmax>(s, c); });
+    run_group(o, g, rows);
     if (o.quick) break;
   }
 
@@ -232,15 +265,16 @@ int main(int argc, char** argv) {
     for (const auto* x : {&x1, &x2}) {
       auto ln = [&]<class Policy>(Policy, const char* name) {
         const std::size_t n = x->shape()[1];
-        rows.push_back(measure(o, "layernorm", name, *x, layernorm_exact, "exact LayerNorm", [n](auto s, auto& c) {
-          auto g = c.input(sf::party<0>, xt::xarray<double>(xt::ones<double>({n})));
-          auto b = c.input(sf::party<0>, xt::xarray<double>(xt::zeros<double>({n})));
-          return sf::layernorm<Policy>(s, g, b, c);
-        }));
+        add(g, o, "layernorm", name, *x, layernorm_exact, "exact LayerNorm", [n](auto s, auto& c) {
+          auto gamma = c.input(sf::party<0>, xt::xarray<double>(xt::ones<double>({n})));
+          auto beta = c.input(sf::party<0>, xt::xarray<double>(xt::zeros<double>({n})));
+          return sf::layernorm<Policy>(s, gamma, beta, c);
+        });
       };
       ln(sf::SecFormerLayerNorm{}, "SecFormerLayerNorm");
       ln(sf::PumaLayerNorm{}, "PumaLayerNorm");
       ln(sf::CrypTenLayerNorm{}, "CrypTenLayerNorm");
+      run_group(o, g, rows);
     }
   }
 
@@ -250,17 +284,24 @@ int main(int argc, char** argv) {
     const auto den = d.uniform_array({n, n}, 1.0, 100.0);
     auto recip = [](const xt::xarray<double>& v) { return xt::xarray<double>(1.0 / v); };
     auto rsq = [](const xt::xarray<double>& v) { return xt::xarray<double>(1.0 / xt::sqrt(v)); };
-    rows.push_back(measure(o, "reciprocal", "GoldschmidtReciprocal", den, recip, "exact 1/x", [](auto s, auto& c) { return sf::reciprocal<sf::GoldschmidtReciprocal<>>(s, c); }));
-    rows.push_back(measure(o, "reciprocal", "NewtonReciprocal(CrypTen)", den, recip, "exact 1/x", [](auto s, auto& c) { return sf::reciprocal<sf::NewtonReciprocal<>>(s, c); }));
+    add(g, o, "reciprocal", "GoldschmidtReciprocal", den, recip, "exact 1/x", [](auto s, auto& c) { return sf::reciprocal<sf::GoldschmidtReciprocal<>>(s, c); });
+    add(g, o, "reciprocal", "NewtonReciprocal(CrypTen)", den, recip, "exact 1/x", [](auto s, auto& c) { return sf::reciprocal<sf::NewtonReciprocal<>>(s, c); });
     // Element-wise rsqrt on [0.1, 2.5], the range of the paper's Goldschmidt start (eta = 1, 7 steps).
     // The default bracket start (variances 2^-10 .. 2^14) is made for one value per row (LayerNorm):
     // its dealer table costs about 19 KB per value, so it is benchmarked inside LayerNorm above.
     const auto var = d.uniform_array({n, n}, 0.1, 2.5);
-    rows.push_back(measure(o, "rsqrt", "GoldschmidtRsqrt<Eta>", var, rsq, "exact 1/sqrt(x)", [](auto s, auto& c) { return sf::rsqrt<sf::GoldschmidtRsqrt<sf::EtaStart<0>, 7>>(s, c); }));
-    rows.push_back(measure(o, "rsqrt", "NewtonRsqrt(PUMA)", var, rsq, "exact 1/sqrt(x)", [](auto s, auto& c) { return sf::rsqrt<sf::NewtonRsqrt<>>(s, c); }));
+    add(g, o, "rsqrt", "GoldschmidtRsqrt<Eta>", var, rsq, "exact 1/sqrt(x)", [](auto s, auto& c) { return sf::rsqrt<sf::GoldschmidtRsqrt<sf::EtaStart<0>, 7>>(s, c); });
+    add(g, o, "rsqrt", "NewtonRsqrt(PUMA)", var, rsq, "exact 1/sqrt(x)", [](auto s, auto& c) { return sf::rsqrt<sf::NewtonRsqrt<>>(s, c); });
+    run_group(o, g, rows);
   }
 
-  std::erase_if(rows, [](const Row& r) { return r.seconds == 0; });  // skipped by --only
+  // Speedups in this run: the first row of each operation and shape (the SecFormer policy) over the rest.
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0 && rows[i - 1].op == rows[i].op && rows[i - 1].shape == rows[i].shape) continue;
+    for (std::size_t j = i + 1; j < rows.size() && rows[j].op == rows[i].op && rows[j].shape == rows[i].shape; ++j)
+      std::printf("speedup %-10s %-12s %s over %s: %.2fx\n", rows[i].op.c_str(), rows[i].shape.c_str(), rows[i].policy.c_str(), rows[j].policy.c_str(),
+                  rows[j].seconds / rows[i].seconds);
+  }
   write_json(rows, o.json);
   write_svg(rows, o.svg);
   std::cout << "wrote " << o.json << " and " << o.svg << "\n";

@@ -7,9 +7,10 @@
 //         a: {N}, b: {N} } masks of x and of the series f; the angle mask is t = c a
 //   D = { L0, [TF], FX, AR the comparisons' material; the plan must end in one final child, so that
 //                          AR is s, the dealer bit that masks each comparison's result
-//         G: {N x 2n}       the trig values of t (as FourierGeluMask)
-//         Q: {N x 7}        a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b  (s0 = AR[e], s1 = AR[N + e]) }
-//   (G and Q apart: the series reads only G, the last step only Q, each as one contiguous stream.)
+//         G: {2n x N}       the trig values of t (as FourierGeluMask), one plane per value
+//         Q: {7 x N}        a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b  (s0 = AR[e], s1 = AR[N + e]) }
+//   (G and Q apart and planar: the series reads only G, the last step only Q, and both loops over
+//   the elements read contiguous planes, so that they vectorise.)
 //   Dealer -> party 1: the comparisons' material for 2N elements plus 2n + 7 words per element
 //   (21 for the 7-term series). Party 0: nothing.
 #pragma once
@@ -57,8 +58,8 @@ struct GeluMaterial {
     Layout l = MaskedCompareMaterial::layout(compare_params(q));
     l.randoms.push_back({q.N});
     l.randoms.push_back({q.N});
-    l.derived.push_back({q.N, 2 * q.fp.freqs.size()});
-    l.derived.push_back({q.N, products});
+    l.derived.push_back({2 * q.fp.freqs.size(), q.N});
+    l.derived.push_back({products, q.N});
     l.derived_xor.push_back(false);
     l.derived_xor.push_back(false);
     return l;
@@ -78,17 +79,18 @@ struct GeluMaterial {
     const W *a = r[2].data(), *b = r[3].data();
     W* G = d[3 + has_tf].data();
     W* Q = d[4 + has_tf].data();
+    std::vector<W> trig(m2);
     for (std::size_t e = 0; e < N; ++e) {
-      fourier_detail::trig_of<W>(static_cast<W>(c * a[e]), q.fp.freqs, q.fp.frac, G + e * m2);
-      W* o = Q + e * products;
+      fourier_detail::trig_of<W>(static_cast<W>(c * a[e]), q.fp.freqs, q.fp.frac, trig.data());
+      for (std::size_t j = 0; j < m2; ++j) G[j * N + e] = trig[j];
       const W ab = static_cast<W>(a[e] * b[e]), s0 = AR[e], s1 = AR[N + e];
-      o[0] = ab;
-      o[1] = static_cast<W>(s0 * a[e]);
-      o[2] = static_cast<W>(s0 * b[e]);
-      o[3] = static_cast<W>(s0 * ab);
-      o[4] = static_cast<W>(s1 * a[e]);
-      o[5] = static_cast<W>(s1 * b[e]);
-      o[6] = static_cast<W>(s1 * ab);
+      Q[e] = ab;
+      Q[N + e] = static_cast<W>(s0 * a[e]);
+      Q[2 * N + e] = static_cast<W>(s0 * b[e]);
+      Q[3 * N + e] = static_cast<W>(s0 * ab);
+      Q[4 * N + e] = static_cast<W>(s1 * a[e]);
+      Q[5 * N + e] = static_cast<W>(s1 * b[e]);
+      Q[6 * N + e] = static_cast<W>(s1 * ab);
     }
   }
 };
