@@ -430,6 +430,22 @@ struct SecFormerGelu {
     }
   }
 
+  /// The 2N comparison inputs from this party's share of x: element e < N reads x + T sqrt 2 (its
+  /// sign is c0 = [x < -T sqrt 2]), element N + e reads x - T sqrt 2 (c1), both locally truncated by
+  /// the segment comparison's drop bits.
+  template <class T, class Ring, class P>
+  static auto segment_inputs(const typename Ring::word_type* xw, std::size_t N) {
+    using W = typename Ring::word_type;
+    constexpr unsigned drop = segment<Ring, T::frac_bits>::drop;
+    constexpr bool p0 = (P::id == 0);
+    const W lo = p0 ? encode_one<T, Ring>(threshold * detail::sqrt2) : W(0), hi = p0 ? encode_one<T, Ring>(-threshold * detail::sqrt2) : W(0);
+    return [xw, N, lo, hi](std::size_t e) -> W {
+      const W v = e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi);
+      if constexpr (drop > 0) return detail::local_shift<Ring, P>(v, drop);
+      else return v;
+    };
+  }
+
   template <class T, class Ring, class P, class C, class Ctx>
   static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
@@ -443,7 +459,7 @@ struct SecFormerGelu {
   static Shared<T, Ring, P, C> eval_fused(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     using W = typename Ring::word_type;
     using Cmp = typename segment<Ring, T::frac_bits>::type;
-    constexpr unsigned F = T::frac_bits, drop = segment<Ring, F>::drop;
+    constexpr unsigned F = T::frac_bits;
     constexpr material::cmp::Plan pl = Cmp::template plan<Ring>;
     static_assert(material::GeluMaterial::products == 7, "the loop below reads Q's 7 planes");
     constexpr bool p0 = (P::id == 0);
@@ -484,17 +500,12 @@ struct SecFormerGelu {
       }
     } extra{{xw, a, bufs.get(), N}, b, G, c, bufs.get() + N};
     if constexpr (P::is_solo) extra.fill(extra.X);  // the peer's share is zero
-    const W lo = p0 ? encode_one<T, Ring>(threshold * detail::sqrt2) : W(0), hi = p0 ? encode_one<T, Ring>(-threshold * detail::sqrt2) : W(0);
     auto pub = detail::cmpx::uninit<W>(2 * N);  // p0 = c0 xor s0 (e < N), p1 = c1 xor s1
     {
       auto g2 = ctx.scope("compare");
       Cmp::template sign_bits_on<Ring, P>(
           cm,
-          [xw, N, lo, hi](std::size_t e) -> W {
-            const W v = e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi);
-            if constexpr (drop > 0) return detail::local_shift<Ring, P>(v, drop);
-            else return v;
-          },
+          segment_inputs<T, Ring, P>(xw, N),
           2 * N, pub.get(), ctx, extra);
     }
 
@@ -549,7 +560,6 @@ struct SecFormerGelu {
     // (1) c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] in one batched comparison; x - a rides along with
     //     its first round (delta = c (x - a) = c x - t is the masked angle of Pi_Sin).
     using Cmp = typename segment<Ring, F>::type;
-    constexpr unsigned drop = segment<Ring, F>::drop;
     const double tx = threshold * detail::sqrt2;
     auto exwb = detail::cmpx::uninit<W>(N);
     W* exw = exwb.get();
@@ -559,15 +569,10 @@ struct SecFormerGelu {
       // Fused: the comparison reads x +- T sqrt 2 directly and x - a rides along in its own buffer.
       detail::MaskedInputOpening<W> extra{xw, a, exw, N};
       if constexpr (P::is_solo) extra.fill(exw);  // the peer's share is zero
-      const W lo = p0 ? encode_one<T, Ring>(tx) : W(0), hi = p0 ? encode_one<T, Ring>(-tx) : W(0);
       bits2 = detail::cmpx::uninit<W>(2 * N);
       auto g2 = ctx.scope("compare");
       Cmp::template sign_bits_with<Ring, P>(
-          [xw, N, lo, hi](std::size_t e) -> W {
-            const W v = e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi);
-            if constexpr (drop > 0) return detail::local_shift<Ring, P>(v, drop);
-            else return v;
-          },
+          segment_inputs<T, Ring, P>(xw, N),
           2 * N, bits2.get(), ctx, extra);
       if (N == 0) ctx.exchange_words(std::span<const W>(exw, 0), std::span<W>(exw, 0));  // as RideAlong::finish
     } else {
