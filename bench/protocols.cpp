@@ -12,10 +12,10 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <utility>
 #include <functional>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <secformer/net.hpp>
@@ -240,10 +240,10 @@ int main(int argc, char** argv) {
     const auto x = d.normal_array(shape, 2.0);
     add(g, o, "gelu", "SecFormerGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<>>(s, c); });
     add(g, o, "gelu", "SecFormerGelu(paper beta)", x, gelu_ref, "exact GeLU",
-                           [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<sf::PaperErf<1700>>>(s, c); });
+        [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<sf::PaperErf<1700>>>(s, c); });
     add(g, o, "gelu", "PumaGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::PumaGelu<>>(s, c); });
     add(g, o, "gelu", "QuadGelu(MPCFormer)", x, [](const xt::xarray<double>& v) { return map(v, [](double t) { return sf::QuadGelu::approx(t); }); },
-                           "its own quadratic", [](auto s, auto& c) { return sf::gelu<sf::QuadGelu>(s, c); });
+        "its own quadratic", [](auto s, auto& c) { return sf::gelu<sf::QuadGelu>(s, c); });
     add(g, o, "gelu", "CrypTenGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::CrypTenGelu<>>(s, c); });
     run_group(o, g, rows);
   }
