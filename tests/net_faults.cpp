@@ -252,7 +252,7 @@ TEST_CASE("handshake: encode/parse round trip, malformed input and mismatches na
   CHECK_FALSE(sf::handshake::mismatch(h, dealer, 2).has_value());
 }
 
-TEST_CASE("tls: three roles over loopback TLS compute what run_two_party computes; mismatches are refused", "[net][tls][handshake]") {
+TEST_CASE("tls: three roles over loopback TLS compute what run_two_party computes, and mismatches are refused", "[net][tls][handshake]") {
   sf::test::TestData d(31);
   const xt::xarray<double> x = d.uniform_array({40}, -2, 2), y = d.uniform_array({40}, -2, 2);
   auto prog = [&](auto& ctx) {

@@ -350,7 +350,7 @@ TEST_CASE("tcp: connection setup", "[net][tcp]") {
   }
 }
 
-TEST_CASE("tcp: close is idempotent; channels are move-only", "[net][tcp]") {
+TEST_CASE("tcp: close is idempotent and channels are move-only", "[net][tcp]") {
   static_assert(!std::is_copy_constructible_v<TcpChannel> && std::is_nothrow_move_constructible_v<TcpChannel>);
   auto [a, b] = tcp_pair();
   TcpChannel moved = std::move(a);

@@ -76,7 +76,7 @@ TEST_CASE("gemm: odd shapes match naive, uint64", "[gemm]") { check_all_odd_shap
 
 TEST_CASE("gemm: odd shapes match naive, uint32", "[gemm]") { check_all_odd_shapes<std::uint32_t>(); }
 
-TEMPLATE_TEST_CASE("gemm: k = 0 zeroes or keeps c; empty m/n are no-ops", "[gemm]", std::uint32_t,
+TEMPLATE_TEST_CASE("gemm: k = 0 zeroes or keeps c, empty m/n are no-ops", "[gemm]", std::uint32_t,
                    std::uint64_t) {
     using Word = TestType;
     const std::size_t m = 5, n = 7;
