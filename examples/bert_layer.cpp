@@ -12,6 +12,8 @@
 //       --stream instead fetches each layer's material just before that layer (offline phases timed
 //       apart from the online ones; only one layer's material is held at a time).
 //   --no-check skips the plaintext references (large stacks); --keep-buffers: sf::keep_large_buffers().
+//   --forecast also runs the fixed-point simulation (run_solo) of the same program and prints how
+//       many local truncations a two-party run should expect to fail, per cost tag (trunc.hpp).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -36,7 +38,7 @@ namespace {
 struct Args {
   std::size_t hidden = 64, heads = 4, ffn = 256, tokens = 16, pad = 0, layers = 1;
   std::uint64_t seed = 1;
-  bool prefetch = false, stream = false, check = true;
+  bool prefetch = false, stream = false, check = true, forecast = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -53,6 +55,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--prefetch") a.prefetch = true;
     else if (k == "--stream") a.stream = true;
     else if (k == "--no-check") a.check = false;
+    else if (k == "--forecast") a.forecast = true;
     else if (k == "--keep-buffers") sf::keep_large_buffers();
     else if (k == "--hidden") a.hidden = value();
     else if (k == "--heads") a.heads = value();
@@ -217,6 +220,16 @@ int main(int argc, char** argv) try {
           paused_cpu += process_cpu_seconds() - c0;
         });
   });
+
+  if (a.forecast) {  // the simulation sees every value: the expected number of failed local truncations
+    sf::run_solo(a.seed, [&](auto& ctx) {
+      program(ctx, [](const auto& sx, auto run) { return run(sx); }, [](auto&, std::size_t) {});
+      std::cout << std::setprecision(3) << "simulation's forecast of failed local truncations per inference: " << ctx.truncation_risk()
+                << " (one in " << 1.0 / ctx.truncation_risk() << " inferences); by tag:";
+      for (const auto& [tag, v] : ctx.truncation_risk_by_tag()) std::cout << ' ' << tag << ' ' << v;
+      std::cout << '\n';
+    });
+  }
 
   const Err e = error(y_secure, y_approx), ex = error(y_secure, y_exact), ax = error(y_approx, y_exact);
   const bool ok = !a.check || e.mean <= 1e-2 * static_cast<double>(a.layers);

@@ -116,6 +116,36 @@ TEST_CASE("truncation: dealer-assisted is exact in Z2k<32>, local fails there at
   INFO("local truncation failures: " << f_local << ", expected about " << expected);
   CHECK(static_cast<double>(f_local) > 0.5 * expected);
   CHECK(static_cast<double>(f_local) < 2.0 * expected);
+
+  // The simulation forecasts that count (Context::truncation_risk): sum |raw product| / 2^32 over
+  // the products, under the tags open at the time; a two-party run, or trunc::Dealer, forecasts 0.
+  auto forecast = [&]<class Suite>(Suite) {
+    double total = 0, tagged = 0;
+    sf::run_solo<Suite>(4, [&](auto& ctx) {
+      auto sx = ctx.input(sf::party<0>, x), sy = ctx.input(sf::party<1>, y);
+      {
+        auto g = ctx.scope("mine");
+        [[maybe_unused]] auto p = sf::mul(sx, sy, ctx);
+      }
+      [[maybe_unused]] auto p2 = sf::mul(sx, sy, ctx);  // the same products again, outside the tag
+      const auto& by_tag = ctx.truncation_risk_by_tag();
+      tagged = by_tag.count("mine") ? by_tag.at("mine") : 0.0;
+      total = ctx.truncation_risk();
+    });
+    return std::pair{total, tagged};
+  };
+  auto [risk2, risk_tagged] = forecast(sf::Basic<sf::Fixed<12, sf::trunc::Local>, sf::Z2k<32>>{});
+  INFO("forecast " << risk_tagged << ", expected " << expected);
+  CHECK(std::abs(risk_tagged - expected) < 1e-3 * expected);  // the same sum, from the encoded products
+  CHECK(std::abs(risk2 - 2 * risk_tagged) < 1e-9 * risk2);
+  [[maybe_unused]] auto [risk_dealer, tagged_dealer] = forecast(Ring32D{});
+  CHECK(risk_dealer == 0);
+  double risk_two_party = -1;
+  sf::run_two_party<sf::Basic<sf::Fixed<12, sf::trunc::Local>, sf::Z2k<32>>>(4, [&](auto& ctx) {
+    [[maybe_unused]] auto p = sf::mul(ctx.input(sf::party<0>, x), ctx.input(sf::party<1>, y), ctx);
+    if (id_of<decltype(ctx)> == 0) risk_two_party = ctx.truncation_risk();
+  });
+  CHECK(risk_two_party == 0);
 }
 
 TEST_CASE("batched and broadcast matrix products, fixed weights", "[protocols][matmul]") {

@@ -12,6 +12,8 @@
 //                    the test order of examples/distill/distill.py, written by pack_student.py)
 //     --students DIR float32 exports (default <cache>/students); --packed DIR packed students
 //                    (default examples/sentiment/weights)
+//     --from-packed  every row of a student uses its packed weights (what the demo ships; only the
+//                    SecFormer student is committed) instead of the float32 export
 //   accuracy --merge A.json B.json ... [--json OUT] [--txt OUT]   one table from several runs
 //
 // Per row: accuracy; agreement of the row's predictions with the same model in doubles; logit error
@@ -19,6 +21,9 @@
 // (wall clock of party 0 from the client's shared embedding to the revealed logits; the dealer
 // serves its material during that time, in-process), party 0's online rounds and bytes sent and
 // the dealer's bytes to party 1 per review. The weights are shared once per session (not counted).
+// "fails": reviews with a logit off by more than 1e3 (a failed local truncation, trunc.hpp);
+// "forecast" (solo rows): the number of failed local truncations a two-party run of the same rows
+// should expect (Context::truncation_risk), per cost tag in the JSON.
 // Results are written after every --progress reviews (default 20), so a cut run keeps its rows.
 #include <algorithm>
 #include <chrono>
@@ -49,33 +54,45 @@ struct Record {
   double ref[2] = {0, 0}, out[2] = {0, 0};  // the model in doubles, the row
   double seconds = 0;
   std::uint64_t rounds = 0, bytes = 0, dealer = 0;
+  double forecast = 0;  // solo rows: expected failed local truncations of a two-party run (Context::truncation_risk)
 };
 
 struct Row {
   std::string id, model, mode;
   std::size_t planned = 0;
   std::vector<Record> rec;
+  std::map<std::string, double> forecast_by_tag;  // solo rows: the forecast summed over the reviews, per cost tag
 };
+
+/// A review with a logit off by more than this met a failed local truncation (trunc.hpp: the value
+/// is off by 2^(64 - 32) = 2^32 before the layers after it; the reviews seen so far by 1e8 or more),
+/// not an approximation error (below 1 on every review so far).
+constexpr double failure_error = 1e3;
 
 int argmax(const double* l) { return l[1] > l[0] ? 1 : 0; }
 
 struct Summary {
   std::size_t n = 0;
   double acc = 0, acc_ref = 0, agree = 0, err_mean = 0, err_p99 = 0, err_max = 0, sec = 0, rounds = 0, bytes = 0, dealer = 0;
+  double failures = -1, forecast = -1;  // reviews off by > failure_error; expected failures (solo rows); -1: unknown
 };
 Summary summarize(const Row& r) {
   Summary s;
   s.n = r.rec.size();
   if (!s.n) return s;
+  s.failures = 0, s.forecast = 0;
   std::vector<double> err;
   for (const auto& x : r.rec) {
     s.acc += argmax(x.out) == x.label;
     s.acc_ref += argmax(x.ref) == x.label;
     s.agree += argmax(x.out) == argmax(x.ref);
     for (int k = 0; k < 2; ++k) err.push_back(std::abs(x.out[k] - x.ref[k]));
+    s.failures += std::max(std::abs(x.out[0] - x.ref[0]), std::abs(x.out[1] - x.ref[1])) > failure_error;
+    s.forecast += x.forecast;
     s.sec += x.seconds, s.rounds += static_cast<double>(x.rounds), s.bytes += static_cast<double>(x.bytes), s.dealer += static_cast<double>(x.dealer);
   }
   const double n = static_cast<double>(s.n);
+  if (r.mode != "solo") s.forecast = -1;
   s.acc /= n, s.acc_ref /= n, s.agree /= n, s.sec /= n, s.rounds /= n, s.bytes /= n, s.dealer /= n;
   for (double e : err) s.err_mean += e, s.err_max = std::max(s.err_max, e);
   s.err_mean /= static_cast<double>(err.size());
@@ -90,6 +107,24 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
+/// The per-tag forecast as a JSON field (absent when empty).
+template <class Pairs, class Num>
+std::string forecast_tags_field(const Pairs& tags, Num number) {
+  if (tags.empty()) return "";
+  std::string o = ", \"truncation_forecast_by_tag\": {";
+  bool first = true;
+  for (const auto& [tag, v] : tags) o += (first ? "\"" : ", \"") + tag + "\": " + fmt("%.4g", number(v)), first = false;
+  return o + "}";
+}
+
+/// The JSON fields of the failure counts (absent where unknown).
+std::string failure_fields(const Summary& s) {
+  std::string o;
+  if (s.failures >= 0) o += ", \"truncation_failures_observed\": " + fmt("%.0f", s.failures);
+  if (s.forecast >= 0) o += ", \"truncation_failures_forecast\": " + fmt("%.4g", s.forecast);
+  return o;
+}
+
 std::string row_json(const Row& r, bool with_records) {
   const Summary s = summarize(r);
   std::ostringstream o;
@@ -98,17 +133,18 @@ std::string row_json(const Row& r, bool with_records) {
     << ", \"agreement_with_double\": " << fmt("%.6f", s.agree) << ", \"logit_err_mean\": " << fmt("%.4g", s.err_mean)
     << ", \"logit_err_p99\": " << fmt("%.4g", s.err_p99) << ", \"logit_err_max\": " << fmt("%.4g", s.err_max)
     << ", \"seconds_per_review\": " << fmt("%.4f", s.sec) << ", \"rounds_per_review\": " << fmt("%.1f", s.rounds)
-    << ", \"online_bytes_sent_p0_per_review\": " << fmt("%.0f", s.bytes) << ", \"dealer_bytes_p1_per_review\": " << fmt("%.0f", s.dealer);
+    << ", \"online_bytes_sent_p0_per_review\": " << fmt("%.0f", s.bytes) << ", \"dealer_bytes_p1_per_review\": " << fmt("%.0f", s.dealer)
+    << failure_fields(s) << forecast_tags_field(r.forecast_by_tag, [](double v) { return v; });
   if (with_records) {
     o << ", \"reviews\": [";
     for (std::size_t i = 0; i < r.rec.size(); ++i) {
       const auto& x = r.rec[i];
       o << (i ? ", " : "") << "[" << x.index << ", " << x.label << ", " << x.length << ", " << fmt("%.9g", x.ref[0]) << ", " << fmt("%.9g", x.ref[1])
         << ", " << fmt("%.9g", x.out[0]) << ", " << fmt("%.9g", x.out[1]) << ", " << fmt("%.4f", x.seconds) << ", " << x.rounds << ", " << x.bytes
-        << ", " << x.dealer << "]";
+        << ", " << x.dealer << ", " << fmt("%.4g", x.forecast) << "]";
     }
     o << "], \"review_fields\": [\"index\", \"label\", \"tokens\", \"double_logit0\", \"double_logit1\", \"logit0\", \"logit1\", \"seconds\", "
-         "\"rounds\", \"bytes_sent_p0\", \"dealer_bytes_p1\"]";
+         "\"rounds\", \"bytes_sent_p0\", \"dealer_bytes_p1\", \"truncation_forecast\"]";
   }
   o << "}";
   return o.str();
@@ -128,8 +164,8 @@ const char* suite_text(const std::string& model, const std::string& mode) {
 std::string table(const std::vector<std::string>& ids, const std::vector<Summary>& ss, const std::vector<std::size_t>& planned) {
   std::ostringstream o;
   char b[512];
-  std::snprintf(b, sizeof b, "%-10s %-38s %-20s %6s %8s %8s %9s %9s %9s %9s %8s %10s %10s\n", "model", "mode", "suite", "n", "acc %", "acc(dbl)",
-                "agree %", "err mean", "err p99", "err max", "s/review", "MB/review", "rounds");
+  std::snprintf(b, sizeof b, "%-10s %-38s %-20s %6s %8s %8s %9s %9s %9s %9s %8s %10s %10s %6s %9s\n", "model", "mode", "suite", "n", "acc %",
+                "acc(dbl)", "agree %", "err mean", "err p99", "err max", "s/review", "MB/review", "rounds", "fails", "forecast");
   o << b;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const auto c = ids[i].find(':');
@@ -138,11 +174,12 @@ std::string table(const std::vector<std::string>& ids, const std::vector<Summary
     const bool cost = mode == "solo" || mode == "secure";
     const bool self = mode == "double" && model != "packed";
     std::string n = std::to_string(s.n) + (s.n < planned[i] ? "*" : "");
-    std::snprintf(b, sizeof b, "%-10s %-38s %-20s %6s %8.2f %8.2f %9s %9s %9s %9s %8s %10s %10s\n", model.c_str(), mode_text(model, mode),
+    std::snprintf(b, sizeof b, "%-10s %-38s %-20s %6s %8.2f %8.2f %9s %9s %9s %9s %8s %10s %10s %6s %9s\n", model.c_str(), mode_text(model, mode),
                   suite_text(model, mode), n.c_str(), 100 * s.acc, 100 * s.acc_ref, self ? "-" : fmt("%.2f", 100 * s.agree).c_str(),
                   self ? "-" : fmt("%.2e", s.err_mean).c_str(), self ? "-" : fmt("%.2e", s.err_p99).c_str(), self ? "-" : fmt("%.2e", s.err_max).c_str(),
                   cost ? fmt("%.2f", s.sec).c_str() : "-", mode == "secure" ? fmt("%.1f", s.bytes / 1e6).c_str() : "-",
-                  mode == "secure" ? fmt("%.0f", s.rounds).c_str() : "-");
+                  mode == "secure" ? fmt("%.0f", s.rounds).c_str() : "-", cost && s.failures >= 0 ? fmt("%.0f", s.failures).c_str() : "-",
+                  s.forecast >= 0 ? fmt("%.2f", s.forecast).c_str() : "-");
     o << b;
   }
   return o.str();
@@ -180,11 +217,17 @@ void run_secure(const Model& m, const Data& d, std::size_t n, bool solo, Row& ro
       const auto& ids = d.ids[i];
       const nn::TokenIds t = client ? token_ids(ids) : nn::TokenIds{std::vector<std::size_t>(ids.size(), 0), {}};
       ctx.stats().reset();
+      const double risk0 = ctx.truncation_risk();
+      const auto tags0 = ctx.truncation_risk_by_tag();
       const double t0 = now();
       const auto logits = sm.logits(client ? &m.w.emb : nullptr, t, ctx);
       const auto v = ctx.reveal(logits);
       const double t1 = now();
       const auto c = ctx.stats().total();
+      if constexpr (Ctx::is_solo) {
+        row.rec[i].forecast = ctx.truncation_risk() - risk0;
+        for (const auto& [tag, x] : ctx.truncation_risk_by_tag()) row.forecast_by_tag[tag] += x - (tags0.count(tag) ? tags0.at(tag) : 0.0);
+      }
       if constexpr (Ctx::id == 1 && !Ctx::is_solo) {
         row.rec[i].dealer = c.dealer_bytes;  // party 1 writes its field only (party 0 owns the rest)
       } else {
@@ -206,6 +249,7 @@ int main(int argc, char** argv) try {
   std::vector<std::string> args(argv + 1, argv + argc);
   fs::path cache = "cache", students, packed = fs::path(SENTIMENT_SOURCE_DIR) / "weights", split_file, json_out, txt_out;
   std::size_t reviews = 2000, every = 20;
+  bool from_packed = false;
   std::string which = "teacher:double,secformer:double,secformer:solo,secformer:secure,mpcformer:double,mpcformer:solo,mpcformer:secure,teacher:secure";
   std::vector<std::string> merge;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -223,6 +267,7 @@ int main(int argc, char** argv) try {
     else if (k == "--json") json_out = val();
     else if (k == "--txt") txt_out = val();
     else if (k == "--progress") every = std::max<std::size_t>(1, std::stoul(val()));
+    else if (k == "--from-packed") from_packed = true;
     else if (k == "--merge") {
       while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) merge.push_back(args[++i]);
     } else throw sf::usage_error("accuracy: unknown option " + k + " (see the comment at the top of accuracy.cpp)");
@@ -254,6 +299,8 @@ int main(int argc, char** argv) try {
         s.err_mean = r.at("logit_err_mean").as_number(), s.err_p99 = r.at("logit_err_p99").as_number(), s.err_max = r.at("logit_err_max").as_number();
         s.sec = r.at("seconds_per_review").as_number(), s.rounds = r.at("rounds_per_review").as_number();
         s.bytes = r.at("online_bytes_sent_p0_per_review").as_number(), s.dealer = r.at("dealer_bytes_p1_per_review").as_number();
+        if (const auto* v = r.find("truncation_failures_observed")) s.failures = v->as_number();
+        if (const auto* v = r.find("truncation_failures_forecast")) s.forecast = v->as_number();
         ids.push_back(r.at("model").as_string() + ":" + r.at("mode").as_string());
         planned.push_back(static_cast<std::size_t>(r.at("planned").as_int()));
         ss.push_back(s);
@@ -265,7 +312,10 @@ int main(int argc, char** argv) try {
           << ", \"logit_err_mean\": " << fmt("%.4g", s.err_mean) << ", \"logit_err_p99\": " << fmt("%.4g", s.err_p99)
           << ", \"logit_err_max\": " << fmt("%.4g", s.err_max) << ", \"seconds_per_review\": " << fmt("%.4f", s.sec)
           << ", \"rounds_per_review\": " << fmt("%.1f", s.rounds) << ", \"online_bytes_sent_p0_per_review\": " << fmt("%.0f", s.bytes)
-          << ", \"dealer_bytes_p1_per_review\": " << fmt("%.0f", s.dealer) << "}";
+          << ", \"dealer_bytes_p1_per_review\": " << fmt("%.0f", s.dealer) << failure_fields(s);
+        if (const auto* v = r.find("truncation_forecast_by_tag"))
+          o << forecast_tags_field(v->as_object(), [](const nn::json::Value& x) { return x.as_number(); });
+        o << "}";
         js.push_back(o.str());
       }
     }
@@ -306,7 +356,8 @@ int main(int argc, char** argv) try {
   auto get = [&](const std::string& name) -> const Model& {
     if (name == "teacher") return teacher;
     auto it = models.find(name);
-    if (it == models.end()) it = models.emplace(name, load_student_export(kind_of(name), students / name, teacher)).first;
+    if (it == models.end())
+      it = models.emplace(name, from_packed ? unpack_student(kind_of(name), packed / name, teacher) : load_student_export(kind_of(name), students / name, teacher)).first;
     return it->second;
   };
 
@@ -331,7 +382,7 @@ int main(int argc, char** argv) try {
     const Kind kind = kind_of(model);
     const Model& m = get(model);
     const std::size_t n = counts[ri];
-    Row row{row_ids[ri], model, mode, n, {}};
+    Row row{row_ids[ri], model, mode, n, {}, {}};
     std::fprintf(stderr, "%s: %zu reviews\n", row.id.c_str(), n);
     const double t0 = now();
     // The double reference of the same model on the row's reviews.
@@ -353,7 +404,7 @@ int main(int argc, char** argv) try {
       }
     } else if (mode == "solo" || mode == "secure") {
       // Sessions of `every` reviews each, results saved after each one.
-      Row chunk{row.id, model, mode, 0, {}};
+      Row chunk{row.id, model, mode, 0, {}, {}};
       for (std::size_t s = 0; s < n; s += every) {
         const std::size_t k = std::min(every, n - s);
         Data sub;
@@ -365,7 +416,9 @@ int main(int argc, char** argv) try {
         else if (kind == Kind::secformer) run_secure<Kind::secformer>(m, sub, k, solo, chunk, nothing, every);
         else run_secure<Kind::mpcformer>(m, sub, k, solo, chunk, nothing, every);
         std::copy(chunk.rec.begin(), chunk.rec.end(), row.rec.begin() + static_cast<std::ptrdiff_t>(s));
-        Row partial{row.id, model, mode, n, std::vector<Record>(row.rec.begin(), row.rec.begin() + static_cast<std::ptrdiff_t>(s + k))};
+        row.forecast_by_tag = chunk.forecast_by_tag;
+        Row partial{row.id, model, mode, n, std::vector<Record>(row.rec.begin(), row.rec.begin() + static_cast<std::ptrdiff_t>(s + k)),
+                    row.forecast_by_tag};
         rows.push_back(partial);
         save();
         rows.pop_back();
@@ -375,6 +428,7 @@ int main(int argc, char** argv) try {
     } else if (mode != "double") {
       throw sf::usage_error("accuracy: unknown mode '" + mode + "' (double, solo, secure, packed)");
     }
+    for (const auto& [tag, v] : row.forecast_by_tag) std::fprintf(stderr, "  forecast failures under '%s': %.4g\n", tag.c_str(), v);
     std::fprintf(stderr, "  row done in %.1f s\n", now() - t0);
     rows.push_back(std::move(row));
     save();

@@ -9,7 +9,8 @@
 //   open_many(x, y, ...)    1 round for all of them
 //
 // Solo (the plaintext simulation) runs the same code with a peer whose shares are zero and no
-// communication, but counts the rounds and bytes a real party would spend.
+// communication, but counts the rounds and bytes a real party would spend, and forecasts how many
+// local truncations a two-party run would get wrong (truncation_risk()).
 #pragma once
 
 #include <algorithm>
@@ -237,6 +238,19 @@ class Context {
   /// Wall-clock seconds spent inside each scope tag (this party's clock, waiting included).
   const std::map<std::string, double>& scope_seconds() const noexcept { return seconds_; }
 
+  /// The simulation's forecast of local-truncation failures (trunc.hpp): a two-party run truncating
+  /// a raw value v locally fails with probability |v| / 2^l, and the simulation sees every v, so it
+  /// adds these probabilities up: the expected number of failed elements so far, under every open tag
+  /// (once per tag, as in Stats) and in total. Always 0 in a two-party run, which cannot see values.
+  void add_truncation_risk(double expected_failures) {
+    risk_total_ += expected_failures;
+    for (std::size_t i = 0; i < tags_.size(); ++i)
+      if (std::find(tags_.begin(), tags_.begin() + static_cast<std::ptrdiff_t>(i), tags_[i]) == tags_.begin() + static_cast<std::ptrdiff_t>(i))
+        risk_[tags_[i]] += expected_failures;
+  }
+  double truncation_risk() const noexcept { return risk_total_; }
+  const std::map<std::string, double>& truncation_risk_by_tag() const noexcept { return risk_; }
+
   /// Ends the session with the dealer (party 1 tells it to stop).
   void finish() { dealer_.finish(); }
 
@@ -269,6 +283,8 @@ class Context {
   Stats stats_;
   std::vector<std::string> tags_;
   std::map<std::string, double> seconds_;
+  std::map<std::string, double> risk_;
+  double risk_total_ = 0;
   std::uint64_t next_handle_ = 0;
 };
 

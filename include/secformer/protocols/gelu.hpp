@@ -378,9 +378,11 @@ struct SecFormerGelu {
   /// Pi_Sin's local part: f_e = sum_j beta_j sin(j (delta_e + t_e)) at scale 2F (shifted to F when
   /// Shift), with delta_e = c X_e and sin(j t_e), cos(j t_e) (scale F) at D[e es + 2j js],
   /// D[e es + (2j + 1) js] (es = 1: planes of N words, read in place; else rows, copied per chunk).
+  /// With Shift, f is truncated locally and, when `risk` is given (the simulation), the expected
+  /// number of those truncations a two-party run gets wrong is added to *risk (trunc.hpp).
   template <class Ring, class P, unsigned F, bool Shift>
   static void series(const typename Ring::word_type* exw, const typename Ring::word_type* D, std::size_t es, std::size_t js, std::size_t N,
-                     typename Ring::word_type c, typename Ring::word_type* fo) {
+                     typename Ring::word_type c, typename Ring::word_type* fo, double* risk = nullptr) {
     using W = typename Ring::word_type;
     constexpr std::size_t n = terms, m2 = 2 * terms;
     // In chunks of CH elements as structures of arrays with fixed trip counts, so that the loops
@@ -423,6 +425,7 @@ struct SecFormerGelu {
         }
       }
       if constexpr (Shift) {
+        if (risk) *risk += detail::local_truncation_risk<Ring>(acc, ne);
         for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = detail::local_shift<Ring, P>(acc[i], F);
       } else {
         for (std::size_t i = 0; i < ne; ++i) fo[e0 + i] = acc[i];
@@ -432,8 +435,8 @@ struct SecFormerGelu {
 
   /// The 2N comparison inputs from this party's share of x: element e < N reads x + T sqrt 2 (its
   /// sign is c0 = [x < -T sqrt 2]), element N + e reads x - T sqrt 2 (c1), both locally truncated by
-  /// the segment comparison's drop bits.
-  template <class T, class Ring, class P>
+  /// the segment comparison's drop bits (Shift = false: before that truncation).
+  template <class T, class Ring, class P, bool Shift = true>
   static auto segment_inputs(const typename Ring::word_type* xw, std::size_t N) {
     using W = typename Ring::word_type;
     constexpr unsigned drop = segment<Ring, T::frac_bits>::drop;
@@ -441,9 +444,24 @@ struct SecFormerGelu {
     const W lo = p0 ? encode_one<T, Ring>(threshold * detail::sqrt2) : W(0), hi = p0 ? encode_one<T, Ring>(-threshold * detail::sqrt2) : W(0);
     return [xw, N, lo, hi](std::size_t e) -> W {
       const W v = e < N ? static_cast<W>(xw[e] + lo) : static_cast<W>(xw[e - N] + hi);
-      if constexpr (drop > 0) return detail::local_shift<Ring, P>(v, drop);
+      if constexpr (drop > 0 && Shift) return detail::local_shift<Ring, P>(v, drop);
       else return v;
     };
+  }
+
+  /// The simulation's forecast of failed local truncations in segment_inputs (trunc.hpp).
+  template <class T, class Ring>
+  static double segment_inputs_risk(const typename Ring::word_type* xw, std::size_t N) {
+    if constexpr (segment<Ring, T::frac_bits>::drop == 0) return 0.0;
+    else {
+      const auto in = segment_inputs<T, Ring, Solo, false>(xw, N);
+      double r = 0;
+      for (std::size_t e = 0; e < 2 * N; ++e) {
+        const auto v = in(e);
+        r += detail::local_truncation_risk<Ring>(&v, 1);
+      }
+      return r;
+    }
   }
 
   template <class T, class Ring, class P, class C, class Ctx>
@@ -485,20 +503,23 @@ struct SecFormerGelu {
     // Rides along with the comparison: X = x - a in its first round, then (with f computed from X)
     // F' = f - b in its last round; the comparison leaves the public bits p = c xor s.
     auto bufs = detail::cmpx::uninit<W>(2 * N);
+    double risk = 0;  // the simulation's forecast of failed local truncations (trunc.hpp)
+    if constexpr (P::is_solo) risk += segment_inputs_risk<T, Ring>(xw, N);
     struct Extra : detail::MaskedInputOpening<W> {
       static constexpr bool public_bits() noexcept { return true; }
       const W *b, *G, c;
       W* Fp;
+      double* risk;  // the simulation's forecast of failed local truncations (else null)
       std::size_t final_size() const noexcept { return this->N; }
       void final_fill(W* dst) const {
         const std::size_t N = this->N;
-        series<Ring, P, F, true>(this->X, G, 1, N, N, c, Fp);  // f (scale F)
+        series<Ring, P, F, true>(this->X, G, 1, N, N, c, Fp, risk);  // f (scale F)
         for (std::size_t e = 0; e < N; ++e) dst[e] = Fp[e] = static_cast<W>(Fp[e] - b[e]);
       }
       void final_take(const W* theirs) const noexcept {
         for (std::size_t e = 0; e < this->N; ++e) Fp[e] = static_cast<W>(Fp[e] + theirs[e]);
       }
-    } extra{{xw, a, bufs.get(), N}, b, G, c, bufs.get() + N};
+    } extra{{xw, a, bufs.get(), N}, b, G, c, bufs.get() + N, P::is_solo ? &risk : nullptr};
     if constexpr (P::is_solo) extra.fill(extra.X);  // the peer's share is zero
     auto pub = detail::cmpx::uninit<W>(2 * N);  // p0 = c0 xor s0 (e < N), p1 = c1 xor s1
     {
@@ -528,8 +549,10 @@ struct SecFormerGelu {
       const W c0x = static_cast<W>(sx0 + (m0 & (xw[e] - 2 * sx0))), c0xf = static_cast<W>(sxf0 + (m0 & (xf - 2 * sxf0)));
       const W c1x = static_cast<W>(sx1 + (m1 & (xw[e] - 2 * sx1))), c1xf = static_cast<W>(sxf1 + (m1 & (xf - 2 * sxf1)));
       const W dx1f = static_cast<W>(((c1x - c0x) << F) + c1xf - c0xf);  // d x (1 + f) at scale 2F
+      if constexpr (P::is_solo) risk += detail::local_truncation_risk<Ring>(&dx1f, 1);
       o[e] = static_cast<W>(xw[e] - c1x + detail::local_shift<Ring, P>(dx1f, F + 1));
     }
+    if constexpr (P::is_solo) ctx.add_truncation_risk(risk);
     return Shared<T, Ring, P, C>(std::move(out));
   }
 
@@ -591,7 +614,9 @@ struct SecFormerGelu {
 
     // (2) Pi_Sin, local: f = sum_j beta_j sin(k_j (delta + t)) (scale 2F, then truncated).
     C facc(flat);
-    series<Ring, P, F, local_trunc>(exw, D, row, 1, N, c, facc.data());
+    double risk = 0;  // the simulation's forecast of failed local truncations (trunc.hpp)
+    if constexpr (P::is_solo && detail::is_masked_compare_v<Cmp>) risk += segment_inputs_risk<T, Ring>(xw, N);
+    series<Ring, P, F, local_trunc>(exw, D, row, 1, N, c, facc.data(), P::is_solo ? &risk : nullptr);
     const auto f = [&] {
       if constexpr (local_trunc) return Shared<T, Ring, P, C>(std::move(facc));
       else return truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(facc)), F, ctx);
@@ -622,12 +647,14 @@ struct SecFormerGelu {
                                    r[1] * Fv + r[4]);
       const W dx1f = static_cast<W>((dx << F) + dxf);  // d x (1 + f) at scale 2F
       if constexpr (local_trunc) {
+        if constexpr (P::is_solo) risk += detail::local_truncation_risk<Ring>(&dx1f, 1);
         out.data()[e] = static_cast<W>(xw[e] - c1x + shift(dx1f, F + 1));  // 0.5 d x (1 + f)
       } else {
         out.data()[e] = static_cast<W>(xw[e] - c1x);
         y.data()[e] = dx1f;
       }
     }
+    if constexpr (P::is_solo) ctx.add_truncation_risk(risk);
     if constexpr (local_trunc) return Shared<T, Ring, P, C>(std::move(out));
     // 0.5 d x (1 + f): shift by F + 1.
     const auto half = truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(y)), F + 1, ctx);

@@ -2,7 +2,9 @@
 //
 // trunc::Local (SecureML): party 0 shifts its share arithmetically, party 1 negates, shifts and
 //   negates back. 0 rounds, 0 bytes, no dealer material. Error: +-1 LSB; with probability about
-//   |x| 2^S / 2^l per element (x the real value) the result is off by about 2^(l-S) instead.
+//   |x| 2^S / 2^l per element (x the real value) the result is off by about 2^(l-S) instead. The
+//   simulation (Solo) adds these probabilities up: Context::truncation_risk() is the expected
+//   number of such failures a two-party run of the same program would see.
 // trunc::Dealer: y = x + 2^(l-2) is in [0, 2^(l-1)) when |x| 2^S < 2^(l-2); the parties open
 //   c = y + r with r uniform over the ring (perfectly hiding), and with the dealer's shares of
 //   (r mod 2^(l-1)) >> f and msb(r) they get y >> f = (c' >> f) - (r' >> f) + 2^(l-1-f) (msb(c) xor
@@ -10,6 +12,8 @@
 //   per element to party 1. Error: -1..0 LSB, never more, in Z2k<32> as in Z2k<64>.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <type_traits>
 
 #include <xtensor/xarray.hpp>
@@ -18,6 +22,19 @@
 #include "../core/share.hpp"
 
 namespace secformer {
+
+namespace detail {
+/// Sum of |v| / 2^l over raw ring words v (read as signed): the expected number of elements that
+/// trunc::Local gets wrong when two parties truncate these values (each fails with probability
+/// |v| / 2^l; the simulation reports it through Context::add_truncation_risk).
+template <class Ring>
+double local_truncation_risk(const typename Ring::word_type* v, std::size_t n) noexcept {
+  using S = typename Ring::signed_type;
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += std::abs(static_cast<double>(static_cast<S>(v[i])));
+  return std::ldexp(s, -static_cast<int>(Ring::bits));
+}
+}  // namespace detail
 
 /// Shifts by `shift` bits with the policy Policy; the encoding of the result is chosen by the caller.
 template <class Out, class Policy, class T, class Ring, class P, class C, class Ctx>
@@ -35,6 +52,7 @@ Shared<Out, Ring, P, C> truncate_by(const Shared<T, Ring, P, C>& x, unsigned shi
     auto o = out.data();
     const W* in = x.share().data();
     const std::size_t n = x.size();
+    if constexpr (P::is_solo && std::is_same_v<Policy, trunc::Local>) ctx.add_truncation_risk(detail::local_truncation_risk<Ring>(in, n));
     if constexpr (P::id == 0) {
       for (std::size_t i = 0; i < n; ++i) o[i] = static_cast<W>(static_cast<S>(in[i]) >> shift);
     } else {
