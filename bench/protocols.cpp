@@ -55,7 +55,7 @@ void add(std::vector<Job>& group, const Options& o, const std::string& op_name, 
          const std::function<xt::xarray<double>(const xt::xarray<double>&)>& reference, const std::string& ref_name, Op op) {
   if (!o.only.empty() && o.only != op_name) return;
   Job j;
-  j.row = Row{op_name, policy, "", ref_name, x.size()};
+  j.row.op = op_name, j.row.policy = policy, j.row.reference = ref_name, j.row.elements = x.size();
   for (std::size_t i = 0; i < x.dimension(); ++i) j.row.shape += (i ? "x" : "") + std::to_string(x.shape()[i]);
   const xt::xarray<double>* xp = &x;
   auto program = [xp, op](auto& ctx) { return op(ctx.input(sf::party<0>, *xp), ctx); };

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <secformer/config.hpp>
@@ -33,9 +34,17 @@ inline std::vector<Review> load_reviews(const std::filesystem::path& file) {
 }
 
 /// Text as the tools tokenize it: the reviews' HTML line breaks "<br />" become spaces.
-inline std::string clean(std::string t) {
-  for (std::size_t p; (p = t.find("<br />")) != std::string::npos;) t.replace(p, 6, " ");
-  return t;
+inline std::string clean(const std::string& t) {
+  static constexpr std::string_view br = "<br />";
+  std::string out;
+  out.reserve(t.size());
+  for (std::size_t p = 0;;) {
+    const std::size_t q = t.find(br, p);
+    out.append(t, p, q == std::string::npos ? std::string::npos : q - p);
+    if (q == std::string::npos) return out;
+    out += ' ';
+    p = q + br.size();
+  }
 }
 
 /// A .npy file (version 1.0, C order) with dtype descr ("<i4", "<f4").
