@@ -6,8 +6,13 @@
 //                              then the encoding's truncation), b a share (local)
 //   matmul_many_raw(pairs)     several products with masked weights in ONE round (raw, scale 2F)
 //   bmm(a, b, ctx, s)          batched product of two secret tensors (..., m, k) (..., k, n), times
-//                              the public s: 1 round (matrix triple); s = 2^-j folds into the
-//                              product's truncation (one truncation), other s cost a second one
+//                              the public s: 1 round (matrix triple). With trunc::Local, s < 1
+//                              scales a first (a local truncation: 0 rounds), so that the product's
+//                              raw values, and with them its truncation's failure probability
+//                              (trunc.hpp), are s times smaller (attention scores: 1/8 for heads
+//                              of 64); the price is a's rounding, 2^-F sqrt(k) |b| on the result.
+//                              With trunc::Dealer (exact), s = 2^-j folds into the product's
+//                              truncation and other s cost a second one (1 round each)
 //   add_bias, reshape, permute, take (index on axis 0), first_token       local
 //   activation<P>, softmax<P>, layernorm<P>, tanh<P>                       the policy's eval on
 //                              shares; on doubles P::approx (Approx) or the exact function (Exact)
@@ -245,6 +250,13 @@ Tensor bmm(const Tensor& a, const Tensor& b, Ctx&, double s = 1.0) {
 /// a b s for two secret tensors (batched, 1 round; see the header comment for the truncations).
 template <class T, class Ring, class P, class C, class Ctx>
 Shared<T, Ring, P, C> bmm(const Shared<T, Ring, P, C>& a, const Shared<T, Ring, P, C>& b, Ctx& ctx, double s = 1.0) {
+  if constexpr (std::is_same_v<typename T::trunc_policy, trunc::Local>) {
+    if (s < 1.0) {
+      const int j = detail::neg_pow2(s);
+      const Shared<T, Ring, P, C> as = j > 0 ? truncate_by<T, trunc::Local>(a, static_cast<unsigned>(j), ctx) : truncate(a * s, ctx);
+      return truncate(secformer::matmul_raw(as, b, ctx), ctx);
+    }
+  }
   auto raw = secformer::matmul_raw(a, b, ctx);
   if (s == 1.0) return truncate(raw, ctx);
   if (const int j = detail::neg_pow2(s); j > 0) return truncate_by<T, typename T::trunc_policy>(raw, T::frac_bits + static_cast<unsigned>(j), ctx);
