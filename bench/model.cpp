@@ -21,6 +21,8 @@
 //   bench_model [--models base,large] [--suites secformer,puma,mpcformer,crypten] [--tokens 128,512]
 //               [--runs N] [--warmup N] [--layers N] [--estimate LINK[;LINK...]] [--emulate LINK[;LINK...]]
 //               [--reuse-layer-weights] [--json F] [--txt F] [--svg F] [--merge]
+//     --suites also takes secformer-exact: SecFormerSuite with Fixed<16, trunc::Dealer>, whose
+//       truncations never fail (trunc.hpp), to measure what that costs.
 //     LINK: lan (3 Gbit/s, 0.8 ms RTT), wan (200 Mbit/s, 40 ms RTT) or BANDWIDTH,RTT (1gbit,0.5ms).
 //     --estimate (default lan;wan) adds the time on those links estimated from the measured online
 //       time, rounds and bytes (secformer/channel/shaped.hpp: compute + rounds RTT/2 + bytes/bandwidth).
@@ -478,6 +480,7 @@ Row summarize(const Options& o, const Job& j, const std::string& suite, const st
 
 std::string pretty_suite(const std::string& s) {
   if (s == "secformer") return "SecFormerSuite";
+  if (s == "secformer-exact") return "SecFormerExact";  // SecFormerSuite with trunc::Dealer
   if (s == "puma") return "PumaSuite";
   if (s == "mpcformer") return "MPCFormerSuite";
   if (s == "crypten") return "CrypTenSuite";
@@ -486,8 +489,8 @@ std::string pretty_suite(const std::string& s) {
 
 void sort_rows(std::vector<Row>& rows) {
   auto rank = [](const std::string& s) {
-    const char* order[] = {"secformer", "puma", "mpcformer", "crypten"};
-    for (int i = 0; i < 4; ++i)
+    const char* order[] = {"secformer", "secformer-exact", "puma", "mpcformer", "crypten"};
+    for (int i = 0; i < 5; ++i)
       if (s == order[i]) return i;
     return 9;
   };
@@ -632,13 +635,18 @@ std::vector<NamedLink> parse_links(const std::string& s) {
   return out;
 }
 
+/// SecFormer's policies with the dealer-assisted truncation everywhere: no truncation ever fails
+/// (trunc.hpp), at one more round and one more word per truncated element.
+using SecFormerExact = sf::SecFormerSuite::with_encoding<sf::Fixed<16, sf::trunc::Dealer>>;
+
 template <class F>
 void with_suite(const std::string& name, F&& f) {
   if (name == "secformer") f(sf::SecFormerSuite{});
+  else if (name == "secformer-exact") f(SecFormerExact{});
   else if (name == "puma") f(sf::PumaSuite{});
   else if (name == "mpcformer") f(sf::MPCFormerSuite{});
   else if (name == "crypten") f(sf::CrypTenSuite{});
-  else throw sf::usage_error("bench_model: unknown suite '" + name + "' (secformer, puma, mpcformer, crypten)");
+  else throw sf::usage_error("bench_model: unknown suite '" + name + "' (secformer, secformer-exact, puma, mpcformer, crypten)");
 }
 }  // namespace
 
