@@ -20,7 +20,7 @@
 //
 //   bench_model [--models base,large] [--suites secformer,puma,mpcformer,crypten] [--tokens 128,512]
 //               [--runs N] [--warmup N] [--layers N] [--estimate LINK[;LINK...]] [--emulate LINK[;LINK...]]
-//               [--reuse-layer-weights] [--json F] [--txt F] [--svg F] [--merge]
+//               [--reuse-layer-weights] [--dealer-link tcp|memory] [--json F] [--txt F] [--svg F] [--merge]
 //     --suites also takes secformer-exact: SecFormerSuite with Fixed<16, trunc::Dealer>, whose
 //       truncations never fail (trunc.hpp), to measure what that costs.
 //     LINK: lan (3 Gbit/s, 0.8 ms RTT), wan (200 Mbit/s, 40 ms RTT) or BANDWIDTH,RTT (1gbit,0.5ms).
@@ -32,6 +32,10 @@
 //     --layers N runs only the first N layers (quick checks; the row records it).
 //     --reuse-layer-weights: all layers use one shared weight bundle (same computation and costs,
 //       1/L of the weight memory); recorded in the row.
+//     --dealer-link memory: the in-process dealer talks to the parties over the in-memory channel
+//       (no copy through the kernel) instead of loopback TCP; the parties' own link stays TCP.
+//       Recorded in the row (a row of its own). What it changes is the offline time: the dealer's
+//       bytes no longer cross loopback TCP (about 1 GB/s here).
 //     --merge keeps the rows of an existing --json file that this run does not measure again, and
 //       writes the table and plot of all of them.
 #include <algorithm>
@@ -49,6 +53,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <secformer/channel/shaped.hpp>
@@ -86,7 +91,7 @@ struct Options {
   int runs = 3, warmup = 1;
   std::size_t layers = 0;
   std::vector<NamedLink> estimate{{"lan", sf::LinkShape::lan()}, {"wan", sf::LinkShape::wan()}}, emulate;
-  bool reuse = false, merge = false;
+  bool reuse = false, merge = false, memory_dealer = false;
   std::string json = "bench_model.json", txt = "bench_model.txt", svg = "bench_model.svg";
 };
 
@@ -104,18 +109,20 @@ struct PartyLog {
 
 /// One line of the results (one model, size and suite).
 struct Row {
-  std::string model, suite, note;
+  std::string model, suite, note, dealer_link = "tcp";
   double tokens = 0, layers = 0, runs = 0, setup_s = 0, offline_s = 0, dealer_mb = 0, online_s = 0, online_min_s = 0, online_max_s = 0;
   double mb_p0 = 0, mb_p1 = 0, rounds = 0, peak_rss_gb = 0, reuse = 0, cpu_p0 = 0, cpu_p1 = 0;
   std::map<std::string, double> part_s, part_rounds, part_mb;
   std::map<std::string, double> est, emu;  // link name -> seconds
 
-  std::string key() const { return model + "/" + std::to_string(static_cast<int>(tokens)) + "/" + suite; }
+  std::string key() const {
+    return model + "/" + std::to_string(static_cast<int>(tokens)) + "/" + suite + (dealer_link == "tcp" ? "" : "/" + dealer_link);
+  }
 
   std::string json() const {
     std::ostringstream f;
     f.precision(6);
-    f << "{\"model\": \"" << model << "\", \"suite\": \"" << suite << "\", \"tokens\": " << tokens << ", \"layers\": " << layers
+    f << "{\"model\": \"" << model << "\", \"suite\": \"" << suite << "\", \"dealer_link\": \"" << dealer_link << "\", \"tokens\": " << tokens << ", \"layers\": " << layers
       << ", \"runs\": " << runs << ", \"reused_layer_weights\": " << reuse << ", \"setup_s\": " << setup_s << ", \"offline_s\": " << offline_s
       << ", \"dealer_mb\": " << dealer_mb << ", \"online_s\": " << online_s << ", \"online_min_s\": " << online_min_s
       << ", \"online_max_s\": " << online_max_s << ", \"online_mb_p0\": " << mb_p0 << ", \"online_mb_p1\": " << mb_p1
@@ -145,7 +152,7 @@ struct Row {
     auto m = str("model"), s = str("suite");
     if (!m || !s) return std::nullopt;
     Row r;
-    r.model = *m, r.suite = *s, r.note = str("note").value_or("");
+    r.model = *m, r.suite = *s, r.note = str("note").value_or(""), r.dealer_link = str("dealer_link").value_or("tcp");
     r.tokens = num("tokens"), r.layers = num("layers"), r.runs = num("runs"), r.reuse = num("reused_layer_weights");
     r.setup_s = num("setup_s"), r.offline_s = num("offline_s"), r.dealer_mb = num("dealer_mb"), r.online_s = num("online_s");
     r.online_min_s = num("online_min_s"), r.online_max_s = num("online_max_s"), r.mb_p0 = num("online_mb_p0");
@@ -201,8 +208,35 @@ double available_gb() {
 // ------------------------------------------------------------------------------------------------
 // The three roles over loopback TCP, the parties' channel wrapped in a (switchable) shaped link.
 
+/// The parties' end of the dealer link: loopback TCP (the default) or, with --dealer-link memory, the
+/// in-memory channel of an in-process dealer (run_two_party's), which hands its answers over
+/// without copying them through the kernel. One type for both, so the model is compiled once.
+class DealerLink {
+ public:
+  explicit DealerLink(sf::TcpChannel c) : ch_(std::move(c)) {}
+  explicit DealerLink(sf::MemoryChannel c) : ch_(std::move(c)) {}
+  void send(std::span<const std::byte> b) {
+    std::visit([&](auto& c) { c.send(b); }, ch_);
+  }
+  void recv(std::span<std::byte> b) {
+    std::visit([&](auto& c) { c.recv(b); }, ch_);
+  }
+  void exchange(std::span<const std::byte> out, std::span<std::byte> in) {
+    std::visit([&](auto& c) { c.exchange(out, in); }, ch_);
+  }
+  std::vector<std::byte> recv_message(std::size_t max) {
+    return std::visit([&](auto& c) { return c.recv_message(max); }, ch_);
+  }
+  void close() {
+    std::visit([](auto& c) { c.close(); }, ch_);
+  }
+
+ private:
+  std::variant<sf::TcpChannel, sf::MemoryChannel> ch_;
+};
+
 template <class P, class Suite>
-using BenchContext = sf::Context<P, sf::ShapedChannel<sf::TcpChannel>, sf::DealerClient<P, sf::TcpChannel>, Suite>;
+using BenchContext = sf::Context<P, sf::ShapedChannel<sf::TcpChannel>, sf::DealerClient<P, DealerLink>, Suite>;
 
 namespace roles {
 /// This benchmark's own minimal connection setup (no session handshake: all roles are this process).
@@ -228,20 +262,23 @@ inline std::array<sf::TcpChannel, 2> accept_parties(sf::TcpListener& l) {
 }  // namespace roles
 
 template <class Suite, class F>
-void run_roles(F&& f) {
+void run_roles(bool memory_dealer, F&& f) {
   sf::TcpOptions to;
   to.timeout = std::chrono::milliseconds(900000);
   to.connect_timeout = std::chrono::milliseconds(10000);
   sf::TcpListener peer_l(0, to), dealer_l(0, to);
   const std::uint16_t peer_port = peer_l.port(), dealer_port = dealer_l.port();
+  auto [d0, p0d] = sf::MemoryChannel::make_pair(to.timeout);  // the in-memory dealer link
+  auto [d1, p1d] = sf::MemoryChannel::make_pair(to.timeout);
   sf::detail::FirstError err;
   auto party_main = [&]<int I>(sf::Party<I>) {
-    std::optional<sf::TcpChannel> dch;
+    std::optional<DealerLink> dch;
     std::optional<sf::ShapedChannel<sf::TcpChannel>> peer;
     try {
-      dch.emplace(roles::connect_dealer<I>(dealer_port, to));
+      if (memory_dealer) dch.emplace(std::move(I == 0 ? p0d : p1d));
+      else dch.emplace(roles::connect_dealer<I>(dealer_port, to));
       peer.emplace(I == 0 ? peer_l.accept() : sf::TcpChannel::connect("127.0.0.1", peer_port, to), sf::LinkShape{});
-      BenchContext<sf::Party<I>, Suite> ctx(*peer, sf::DealerClient<sf::Party<I>, sf::TcpChannel>(*dch), sf::Seed::from_os());
+      BenchContext<sf::Party<I>, Suite> ctx(*peer, sf::DealerClient<sf::Party<I>, DealerLink>(*dch), sf::Seed::from_os());
       f(ctx);
       ctx.finish();
     } catch (...) {
@@ -252,11 +289,17 @@ void run_roles(F&& f) {
   };
   std::thread dealer([&] {
     try {
-      auto ch = roles::accept_parties(dealer_l);
       sf::BasicDealer<> d(sf::Seed::from_os());
-      d.serve(ch[0], ch[1]);
+      if (memory_dealer) {
+        d.serve(d0, d1);
+      } else {
+        auto ch = roles::accept_parties(dealer_l);
+        d.serve(ch[0], ch[1]);
+      }
     } catch (...) {
       err.set(std::current_exception());
+      d0.close();
+      d1.close();
     }
   });
   std::thread t1([&] { party_main(sf::Party<1>{}); });
@@ -337,7 +380,7 @@ std::array<PartyLog, 2> session(const Options& o, const Job& j, const std::strin
                layers, plans.layer.size());
 
   std::array<PartyLog, 2> logs;
-  run_roles<Suite>([&](auto& ctx) {
+  run_roles<Suite>(o.memory_dealer, [&](auto& ctx) {
     using Ctx = std::remove_cvref_t<decltype(ctx)>;
     constexpr int id = Ctx::id;
     PartyLog& log = logs[id];
@@ -428,7 +471,7 @@ Row summarize(const Options& o, const Job& j, const std::string& suite, const st
   Row r;
   r.model = j.model_name, r.suite = suite, r.tokens = static_cast<double>(j.tokens);
   r.layers = static_cast<double>(o.layers ? std::min(o.layers, j.cfg.layers) : j.cfg.layers);
-  r.runs = o.runs, r.reuse = o.reuse ? 1 : 0, r.setup_s = logs[0].setup_s;
+  r.runs = o.runs, r.reuse = o.reuse ? 1 : 0, r.setup_s = logs[0].setup_s, r.dealer_link = o.memory_dealer ? "memory" : "tcp";
   std::vector<std::size_t> order(static_cast<std::size_t>(o.runs));
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return logs[0].inf[a].online_s < logs[0].inf[b].online_s; });
@@ -487,6 +530,9 @@ std::string pretty_suite(const std::string& s) {
   return s;
 }
 
+/// The suite's name, marked when the row's dealer used the in-memory link.
+std::string suite_label(const Row& r) { return pretty_suite(r.suite) + (r.dealer_link == "tcp" ? "" : " (dealer in memory)"); }
+
 void sort_rows(std::vector<Row>& rows) {
   auto rank = [](const std::string& s) {
     const char* order[] = {"secformer", "secformer-exact", "puma", "mpcformer", "crypten"};
@@ -524,12 +570,13 @@ std::string table(const std::vector<Row>& rows) {
     }
     if (r.layers != (r.model.find("large") != std::string::npos ? 24 : 12)) t << "ONLY " << r.layers << " layers; ";
     if (r.reuse != 0) t << "one weight bundle for all layers; ";
+    if (r.dealer_link != "tcp") t << "dealer over an in-memory channel; ";
     if (!r.note.empty()) t << r.note;
     t << "\n";
   }
   t << "\nrounds and online MB (party 0) per part:\n";
   for (const auto& r : rows) {
-    std::snprintf(buf, sizeof buf, "%-11s %-15s", (r.model + " " + std::to_string(static_cast<int>(r.tokens))).c_str(), pretty_suite(r.suite).c_str());
+    std::snprintf(buf, sizeof buf, "%-11s %-15s", (r.model + " " + std::to_string(static_cast<int>(r.tokens))).c_str(), suite_label(r).c_str());
     t << buf;
     for (const char* p : kParts) {
       std::snprintf(buf, sizeof buf, "  %s %4.0f r %8.1f MB", p, Row::at(r.part_rounds, p), Row::at(r.part_mb, p));
@@ -541,7 +588,7 @@ std::string table(const std::vector<Row>& rows) {
   for (const auto& a : rows) {
     if (a.suite != "secformer") continue;
     for (const auto& b : rows) {
-      if (b.suite != "puma" || b.model != a.model || b.tokens != a.tokens || b.layers != a.layers) continue;
+      if (b.suite != "puma" || b.model != a.model || b.tokens != a.tokens || b.layers != a.layers || b.dealer_link != a.dealer_link) continue;
       std::snprintf(buf, sizeof buf, "  %s %d tokens: loopback wall clock %.2fx, CPU time %.2fx", a.model.c_str(), static_cast<int>(a.tokens),
                     b.online_s / a.online_s, std::max(b.cpu_p0, b.cpu_p1) / std::max(a.cpu_p0, a.cpu_p1));
       t << buf;
@@ -596,7 +643,7 @@ void write_svg(const std::vector<Row>& rows, const std::string& path) {
     const auto& r = rows[i];
     const double y = top + static_cast<double>(i) * (bar_h + gap);
     f << "<text x='" << left - 8 << "' y='" << y + 12 << "' text-anchor='end'>"
-      << xml_escape(r.model + " " + std::to_string(static_cast<int>(r.tokens)) + " " + pretty_suite(r.suite)) << "</text>\n";
+      << xml_escape(r.model + " " + std::to_string(static_cast<int>(r.tokens)) + " " + suite_label(r)) << "</text>\n";
     double x = left;
     for (int k = 0; k < 5; ++k) {
       const double w = width * std::max(Row::at(r.part_s, kParts[k]), 0.0) / axis;
@@ -669,6 +716,11 @@ int main(int argc, char** argv) try {
     else if (a == "--estimate") o.estimate = parse_links(value());
     else if (a == "--emulate") o.emulate = parse_links(value());
     else if (a == "--reuse-layer-weights") o.reuse = true;
+    else if (a == "--dealer-link") {
+      const std::string v = value();
+      if (v != "tcp" && v != "memory") throw sf::usage_error("bench_model: --dealer-link is tcp or memory");
+      o.memory_dealer = v == "memory";
+    }
     else if (a == "--merge") o.merge = true;
     else if (a == "--json") o.json = value();
     else if (a == "--txt") o.txt = value();

@@ -279,7 +279,8 @@ int main(int argc, char** argv) {
   }
 
   // Division (reciprocal) and inverse square root on n x n for n = 100 .. 1000.
-  const std::vector<std::size_t> sizes = o.quick ? std::vector<std::size_t>{100} : std::vector<std::size_t>{100, 300, 1000};
+  const std::vector<std::size_t> sizes =
+      o.quick ? std::vector<std::size_t>{100} : std::vector<std::size_t>{100, 200, 300, 400, 500, 600, 700, 800, 900, 1000};
   for (std::size_t n : sizes) {
     const auto den = d.uniform_array({n, n}, 1.0, 100.0);
     auto recip = [](const xt::xarray<double>& v) { return xt::xarray<double>(1.0 / v); };
