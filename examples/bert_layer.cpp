@@ -224,8 +224,10 @@ int main(int argc, char** argv) try {
   if (a.forecast) {  // the simulation sees every value: the expected number of failed local truncations
     sf::run_solo(a.seed, [&](auto& ctx) {
       program(ctx, [](const auto& sx, auto run) { return run(sx); }, [](auto&, std::size_t) {});
-      std::cout << std::setprecision(3) << "simulation's forecast of failed local truncations per inference: " << ctx.truncation_risk()
-                << " (one in " << 1.0 / ctx.truncation_risk() << " inferences); by tag:";
+      const double risk = ctx.truncation_risk();
+      std::cout << std::setprecision(3) << "simulation's forecast of failed local truncations per inference: " << risk;
+      if (risk > 0) std::cout << " (one in " << 1.0 / risk << " inferences)";
+      std::cout << "; by tag:";
       for (const auto& [tag, v] : ctx.truncation_risk_by_tag()) std::cout << ' ' << tag << ' ' << v;
       std::cout << '\n';
     });

@@ -244,9 +244,7 @@ class Context {
   /// (once per tag, as in Stats) and in total. Always 0 in a two-party run, which cannot see values.
   void add_truncation_risk(double expected_failures) {
     risk_total_ += expected_failures;
-    for (std::size_t i = 0; i < tags_.size(); ++i)
-      if (std::find(tags_.begin(), tags_.begin() + static_cast<std::ptrdiff_t>(i), tags_[i]) == tags_.begin() + static_cast<std::ptrdiff_t>(i))
-        risk_[tags_[i]] += expected_failures;
+    for_each_open_tag(tags_, [&](const std::string& tag) { risk_[tag] += expected_failures; });
   }
   double truncation_risk() const noexcept { return risk_total_; }
   const std::map<std::string, double>& truncation_risk_by_tag() const noexcept { return risk_; }

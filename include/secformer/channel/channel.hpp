@@ -59,17 +59,24 @@ struct Cost {
   friend bool operator==(const Cost&, const Cost&) = default;
 };
 
+/// Calls f(tag) once for each distinct open tag (a tag open twice, by nested calls of one protocol,
+/// counts once).
+template <class F>
+void for_each_open_tag(const std::vector<std::string>& open_tags, F&& f) {
+  for (std::size_t i = 0; i < open_tags.size(); ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < i; ++j) seen = seen || open_tags[j] == open_tags[i];
+    if (!seen) f(open_tags[i]);
+  }
+}
+
 /// Costs per tag. A cost is counted under every tag open at the time (so "gelu" includes the
 /// multiplications inside it, and "mul" counts every multiplication), and once in total().
 class Stats {
  public:
   void add(const std::vector<std::string>& open_tags, const Cost& c) {
     total_ += c;
-    for (std::size_t i = 0; i < open_tags.size(); ++i) {
-      bool seen = false;  // a tag open twice (nested calls of one protocol) counts once
-      for (std::size_t j = 0; j < i; ++j) seen = seen || open_tags[j] == open_tags[i];
-      if (!seen) by_tag_[open_tags[i]] += c;
-    }
+    for_each_open_tag(open_tags, [&](const std::string& tag) { by_tag_[tag] += c; });
   }
   const Cost& total() const noexcept { return total_; }
   Cost operator[](const std::string& tag) const {
