@@ -64,9 +64,9 @@ struct Row {
   std::map<std::string, double> forecast_by_tag;  // solo rows: the forecast summed over the reviews, per cost tag
 };
 
-/// A review with a logit off by more than this met a failed local truncation (trunc.hpp: the value
-/// is off by 2^(64 - 32) = 2^32 before the layers after it; the reviews seen so far by 1e8 or more),
-/// not an approximation error (below 1 on every review so far).
+/// A review with a logit off by more than this met a failed local truncation (trunc.hpp: the
+/// truncated value is off by about 2^(64 - 2F) = 2^32; such reviews so far were off by 1e8 or
+/// more), not an approximation error (below 1 on every review so far).
 constexpr double failure_error = 1e3;
 
 int argmax(const double* l) { return l[1] > l[0] ? 1 : 0; }
@@ -217,8 +217,9 @@ void run_secure(const Model& m, const Data& d, std::size_t n, bool solo, Row& ro
       const auto& ids = d.ids[i];
       const nn::TokenIds t = client ? token_ids(ids) : nn::TokenIds{std::vector<std::size_t>(ids.size(), 0), {}};
       ctx.stats().reset();
+      // The simulation's forecast so far (a two-party run has none: nothing to copy).
       const double risk0 = ctx.truncation_risk();
-      const auto tags0 = ctx.truncation_risk_by_tag();
+      const auto tags0 = Ctx::is_solo ? ctx.truncation_risk_by_tag() : std::map<std::string, double>{};
       const double t0 = now();
       const auto logits = sm.logits(client ? &m.w.emb : nullptr, t, ctx);
       const auto v = ctx.reveal(logits);
@@ -226,7 +227,10 @@ void run_secure(const Model& m, const Data& d, std::size_t n, bool solo, Row& ro
       const auto c = ctx.stats().total();
       if constexpr (Ctx::is_solo) {
         row.rec[i].forecast = ctx.truncation_risk() - risk0;
-        for (const auto& [tag, x] : ctx.truncation_risk_by_tag()) row.forecast_by_tag[tag] += x - (tags0.count(tag) ? tags0.at(tag) : 0.0);
+        for (const auto& [tag, x] : ctx.truncation_risk_by_tag()) {
+          const auto before = tags0.find(tag);
+          row.forecast_by_tag[tag] += x - (before == tags0.end() ? 0.0 : before->second);
+        }
       }
       if constexpr (Ctx::id == 1 && !Ctx::is_solo) {
         row.rec[i].dealer = c.dealer_bytes;  // party 1 writes its field only (party 0 owns the rest)
