@@ -589,3 +589,234 @@ TEST_CASE("handshake: parties with another ring, encoding or suite are refused, 
   check(run_suites<sf::Basic<sf::Fixed<12>>>(), "encoding");
   check(run_suites<OtherSuite>(), "suite");
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Listeners that survive strays, endpoints, role/link names in errors, protected keys.
+
+namespace {
+/// Connects to 127.0.0.1:port (retrying until it listens) and closes again, sending `bytes` first.
+void stray_connection(std::uint16_t port, const std::vector<std::byte>& bytes = {}) {
+  asio::io_context ioc;
+  const auto until = steady::now() + 10s;
+  for (;;) {
+    asio::ip::tcp::socket s(ioc);
+    asio::error_code ec;
+    s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) {
+      if (!bytes.empty()) asio::write(s, asio::buffer(bytes), ec);
+      s.close(ec);
+      return;
+    }
+    if (steady::now() > until) throw std::runtime_error("stray_connection: nobody listens on port " + std::to_string(port));
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:port right now (connects and closes: a stray).
+bool listening(std::uint16_t port) {
+  asio::io_context ioc;
+  asio::ip::tcp::socket s(ioc);
+  asio::error_code ec;
+  s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  return !ec;
+}
+
+/// A session of three threads (run_dealer, run_party for party 0, party 1's steps of run_party) with
+/// strays sent to the dealer's port before any party connects and to party 0's port before party 1
+/// connects; returns party 0's revealed product, both statistics and what the strays report.
+struct StraySession {
+  xt::xarray<double> result;
+  std::array<sf::Stats, 2> stats;
+  std::string error[3];
+  std::vector<std::string> stray_reports;
+};
+template <class Strays>
+StraySession session_with_strays(sf::NetConfig cfg, const std::array<sf::TlsOptions, 3>& tls, Strays strays) {
+  sf::test::TestData d(41);
+  const xt::xarray<double> x = d.uniform_array({16}, -2, 2), y = d.uniform_array({16}, -2, 2);
+  StraySession s;
+  auto prog = [&](auto& ctx) {
+    auto r = ctx.reveal(sf::mul(ctx.input(sf::party<0>, x), ctx.input(sf::party<1>, y), ctx));
+    if constexpr (std::remove_cvref_t<decltype(ctx)>::id == 0) s.result = r;
+  };
+  auto with_tls = [&](int r) {
+    sf::NetConfig c = cfg;
+    c.options.tls = tls[std::size_t(r)];
+    return c;
+  };
+  auto dealer = run_catching(s.error[2], [&, c = with_tls(2)] { sf::run_dealer(c); });
+  s.stray_reports.push_back(strays(cfg.dealer_port));  // at the dealer, before any party connects
+  auto p0 = run_catching(s.error[0], [&, c = with_tls(0)] { s.stats[0] = sf::run_party(sf::party<0>, c, prog); });
+  // Party 1 as run_party runs it, with the strays at party 0's port between its two links (party 0
+  // listens once both parties passed the dealer's handshake).
+  std::string report;
+  auto p1 = run_catching(s.error[1], [&, c = with_tls(1)] {
+    const sf::SessionHello mine = sf::detail::party_hello<sf::Basic<>>(c, 1);
+    sf::TcpChannel dch = sf::detail::connect_to_dealer(sf::party<1>, c.dealer_host, c.dealer_port, c, mine);
+    const auto until = steady::now() + 10s;
+    while (!listening(c.peer_port) && steady::now() < until) std::this_thread::sleep_for(10ms);  // itself a stray
+    report = strays(c.peer_port);
+    sf::TcpChannel peer = sf::detail::open_peer(sf::party<1>, nullptr, c.peer_host, c.peer_port, c, mine);
+    sf::TcpContext<sf::Party<1>> ctx(peer, sf::DealerClient<sf::Party<1>, sf::TcpChannel>(dch),
+                                     sf::detail::seed_for(sf::RunOptions{c.seed}, 1));
+    prog(ctx);
+    ctx.finish();
+    s.stats[1] = ctx.stats();
+  });
+  dealer.join();
+  p0.join();
+  p1.join();
+  s.stray_reports.push_back(report);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("listeners drop a stray connect-and-close, a malformed hello and a failed TLS handshake, then serve the session",
+          "[net][tcp][tls][handshake]") {
+  sf::test::TestData d(41);
+  const xt::xarray<double> x = d.uniform_array({16}, -2, 2), y = d.uniform_array({16}, -2, 2);
+  xt::xarray<double> mem;
+  const auto s_mem = sf::run_two_party(5, [&](auto& ctx) {
+    auto r = ctx.reveal(sf::mul(ctx.input(sf::party<0>, x), ctx.input(sf::party<1>, y), ctx));
+    if constexpr (std::remove_cvref_t<decltype(ctx)>::id == 0) mem = r;
+  });
+  sf::NetConfig cfg;
+  cfg.peer_port = free_port();
+  cfg.dealer_port = free_port();
+  cfg.seed = 5;
+  cfg.options.timeout = cfg.options.connect_timeout = 10000ms;
+  cfg.session_id = "strays";
+
+  SECTION("plain TCP: connect-and-close and a garbage hello at the dealer and at party 0") {
+    const auto s = session_with_strays(cfg, {}, [](std::uint16_t port) {
+      stray_connection(port);
+      stray_connection(port, bytes_of(40, 3));  // garbage (an absurd length prefix), then close
+      std::byte frame[8 + 5] = {};
+      sf::frame::put_le64(frame, 5);  // a well-framed 5-byte message that is not a hello
+      stray_connection(port, std::vector<std::byte>(std::begin(frame), std::end(frame)));
+      return std::string();
+    });
+    for (int r = 0; r < 3; ++r) {
+      INFO("role " << r << ": " << s.error[r]);
+      CHECK(s.error[r].empty());
+    }
+    CHECK(bool(s.result == mem));
+    for (int i = 0; i < 2; ++i) CHECK(s.stats[i].total() == s_mem[i].total());
+  }
+  SECTION("TLS: plain TCP connect-and-close, plain bytes and a rogue certificate at the dealer and at party 0") {
+    const std::array<sf::TlsOptions, 3> tls{pki().tls("p0"), pki().tls("p1"), pki().tls("dealer")};
+    const auto s = session_with_strays(cfg, tls, [](std::uint16_t port) {
+      stray_connection(port);
+      stray_connection(port, bytes_of(64, 4));
+      std::string err;
+      try {  // a valid TLS client with a certificate from another CA: refused by the listener's TLS handshake
+        auto o = tls_options("p1", true);
+        o.connect_timeout = o.timeout = 3000ms;
+        auto c = sf::TcpChannel::connect("127.0.0.1", port, o);
+        std::byte b[4] = {};
+        c.exchange(b, b);
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+      return err;
+    });
+    for (const auto& r : s.stray_reports) CHECK(contains(r, "TLS"));
+    for (int r = 0; r < 3; ++r) {
+      INFO("role " << r << ": " << s.error[r]);
+      CHECK(s.error[r].empty());
+    }
+    CHECK(bool(s.result == mem));
+    for (int i = 0; i < 2; ++i) CHECK(s.stats[i].total() == s_mem[i].total());
+  }
+}
+
+TEST_CASE("accept_until: dropped connections are counted and the timeout names the last one", "[net][tls]") {
+  auto o = tls_options("p0", false, "p1");
+  o.connect_timeout = 1500ms;
+  sf::TcpListener l(0, o);
+  std::string err;
+  auto t = run_catching(err, [&] { (void)l.accept_until(steady::now() + o.connect_timeout); });
+  stray_connection(l.port());
+  t.join();
+  CHECK(l.dropped() == 1);
+  CHECK(contains(err, "timed out after 1500 ms waiting for a connection on 127.0.0.1:"));
+  CHECK(contains(err, "dropped 1 connection that failed the set-up, the last: TLS handshake with a peer connecting to 127.0.0.1:"));
+  // A plain accept() still ends at the first failed handshake (the low-level, one-connection call).
+  auto t2 = run_catching(err, [&] { (void)l.accept(); });
+  stray_connection(l.port());
+  t2.join();
+  CHECK(contains(err, "TLS handshake with a peer connecting to 127.0.0.1:"));
+}
+
+TEST_CASE("errors of run_party and run_dealer name the role and the link", "[net][handshake]") {
+  sf::NetConfig cfg;
+  cfg.peer_port = free_port();
+  cfg.dealer_port = free_port();
+  cfg.options.timeout = 3000ms;
+  cfg.options.connect_timeout = 300ms;
+  const std::string dealer_at = "127.0.0.1:" + std::to_string(cfg.dealer_port);
+  CHECK_THROWS_WITH(sf::run_party(sf::party<0>, cfg, [](auto&) {}),
+                    Catch::StartsWith("secformer: party 0: link to the dealer (" + dealer_at + "): could not connect to " + dealer_at));
+  CHECK_THROWS_WITH(sf::run_dealer(cfg), Catch::StartsWith("secformer: dealer: links to the parties (listening on " + dealer_at +
+                                                            "): timed out after 300 ms waiting for a connection"));
+  // After the handshake: the dealer ends the session at once; each party's error names its link.
+  cfg.options.connect_timeout = 10000ms;
+  std::string err[2], dealer_err;
+  auto dealer = run_catching(dealer_err, [&] {
+    sf::TcpListener l(cfg.dealer_port, cfg.options);
+    auto ch = sf::detail::accept_parties(l, cfg);  // then closes both links
+  });
+  auto work = [](auto& ctx) {
+    auto v = ctx.input(sf::party<0>, xt::xarray<double>(xt::ones<double>({8})));
+    for (int i = 0; i < 100; ++i) v = sf::mul(v, v, ctx);
+  };
+  auto p0 = run_catching(err[0], [&] { sf::run_party(sf::party<0>, cfg, work); });
+  auto p1 = run_catching(err[1], [&] { sf::run_party(sf::party<1>, cfg, work); });
+  dealer.join();
+  p0.join();
+  p1.join();
+  CHECK(dealer_err.empty());
+  for (int r = 0; r < 2; ++r) {
+    INFO(err[r]);
+    CHECK(contains(err[r], "secformer: party " + std::to_string(r) + ": link to "));
+  }
+  CHECK((contains(err[0], "link to the dealer (" + dealer_at + ")") || contains(err[1], "link to the dealer (" + dealer_at + ")")));
+}
+
+TEST_CASE("endpoints: HOST:PORT, [IPv6]:PORT, ports validated, loopback recognised", "[net][tcp]") {
+  const auto e = sf::parse_endpoint("10.1.2.3:7401");
+  CHECK(e.host == "10.1.2.3");
+  CHECK(e.port == 7401);
+  const auto v6 = sf::parse_endpoint("[::1]:7400");
+  CHECK(v6.host == "::1");
+  CHECK(v6.port == 7400);
+  CHECK(v6.str() == "[::1]:7400");
+  CHECK(sf::parse_endpoint("dealer.example-1.org:1").host == "dealer.example-1.org");
+  CHECK(sf::parse_endpoint("h:65535").port == 65535);
+  CHECK_THROWS_WITH(sf::parse_endpoint("h:65536"), Catch::Contains("the port must be 1..65535"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("h:0"), Catch::Contains("the port must be 1..65535"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("h:"), Catch::Contains("the port is not a number"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("h:12a"), Catch::Contains("the port is not a number"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("h"), Catch::Contains("no port"));
+  CHECK_THROWS_WITH(sf::parse_endpoint(":7400"), Catch::Contains("no host"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("::1:7400"), Catch::Contains("needs brackets"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("[::1]7400"), Catch::Contains("no ':PORT'"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("[nonsense]:7400"), Catch::Contains("not an IPv6 address"));
+  CHECK_THROWS_WITH(sf::parse_endpoint("a\x1b[2J:1"), Catch::Contains("'a\\x1b[2J:1'") && Catch::Contains("letters, digits"));
+  (void)sf::parse_endpoint("x:1");  // a name is accepted (resolved when connecting)
+  for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "localhost", "::ffff:127.0.0.1"}) CHECK(sf::is_loopback_host(h));
+  for (const char* h : {"10.1.2.3", "0.0.0.0", "::", "192.168.1.1", "example.org", "::ffff:10.0.0.1", ""}) CHECK_FALSE(sf::is_loopback_host(h));
+}
+
+TEST_CASE("tls: a passphrase-protected key is refused without prompting", "[net][tls]") {
+  const std::string enc = pki().dir + "/p0_protected.key";
+  const std::string cmd = "openssl pkey -in '" + pki().dir + "/p0.key' -aes256 -passout pass:secret -out '" + enc + "' > /dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto o = tls_options("p0");
+  o.tls.key_file = enc;
+  const auto t0 = steady::now();
+  CHECK_THROWS_WITH(sf::TcpListener(0, o), Catch::Contains("p0_protected.key' is protected by a passphrase") &&
+                                               Catch::Contains("never prompts"));
+  CHECK_THROWS_WITH(sf::TcpChannel::connect("127.0.0.1", 1, o), Catch::Contains("is protected by a passphrase"));
+  CHECK(steady::now() - t0 < 5s);
+}

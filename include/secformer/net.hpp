@@ -14,9 +14,19 @@
 // must agree, or every role stops with a handshake_error naming the field. The handshake waits at
 // most options.connect_timeout; later operations options.timeout; a failure of any role makes the
 // others stop with a channel_error (disconnect, timeout, malformed or oversized frame).
+//
+// Listeners (party 0's peer port, the dealer's port) drop a connection that fails TLS or does not
+// send a well-formed hello (a port scanner, a stray connect-and-close, a wrong certificate) and keep
+// waiting until their set-up deadline (options.connect_timeout from the start of the wait); a
+// well-formed hello of a mismatching session still ends the session. A silent connection holds the
+// listener until that deadline (connections are served one at a time).
+// Every error of run_party and run_dealer names the role and, for a channel, the link:
+// "secformer: party 0: link to the dealer (127.0.0.1:7401): timed out after ...".
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,6 +56,37 @@ template <party_tag P, class Suite = Basic<>>
 using TcpContext = Context<P, TcpChannel, DealerClient<P, TcpChannel>, Suite>;
 
 namespace detail {
+/// Runs f; a secformer error it throws is rethrown with the same type and `label` after "secformer: ".
+template <class F>
+decltype(auto) labelled(const std::string& label, F&& f) {
+  auto re = [&](const std::exception& e) {
+    std::string m = e.what();
+    if (m.rfind("secformer: ", 0) == 0) m.erase(0, 11);
+    return "secformer: " + label + ": " + m;
+  };
+  try {
+    return f();
+  } catch (const handshake_error& e) {
+    throw handshake_error(re(e));
+  } catch (const disconnected_error& e) {
+    throw disconnected_error(re(e));
+  } catch (const channel_error& e) {
+    throw channel_error(re(e));
+  } catch (const usage_error& e) {
+    throw usage_error(re(e));
+  } catch (const range_error& e) {
+    throw range_error(re(e));
+  } catch (const error& e) {
+    throw error(re(e));
+  }
+}
+
+/// Milliseconds left until deadline (at least 1, so that an operation still fails by timing out).
+inline std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
 /// Identifies a suite type (hash of its Itanium-mangled name, the same for g++ and clang++).
 template <class Suite>
 std::string suite_id() {
@@ -79,8 +120,9 @@ inline SessionHello dealer_hello(const NetConfig& cfg) {
 
 /// Runs f with the channel's timeout set to the handshake deadline; channel errors get `context`.
 template <class F>
-auto with_handshake_deadline(TcpChannel& ch, const TcpOptions& o, const std::string& context, F&& f) {
-  ch.set_timeout(o.connect_timeout);
+auto with_handshake_deadline(TcpChannel& ch, const TcpOptions& o, const std::string& context, F&& f,
+                             std::optional<std::chrono::milliseconds> limit = std::nullopt) {
+  ch.set_timeout(limit ? *limit : o.connect_timeout);
   try {
     f();
   } catch (const handshake_error&) {
@@ -116,6 +158,8 @@ TcpChannel connect_to_dealer(Party<I>, const std::string& host, std::uint16_t po
                              const SessionHello& mine) {
   TcpOptions o = cfg.options;
   o.tls.peer_name = cfg.tls_names[2];
+  const std::string link = "link to the dealer (" + Endpoint{host, port}.str() + ")";
+  return labelled(link, [&] {
   TcpChannel ch = TcpChannel::connect(host, port, o);
   with_handshake_deadline(ch, o, "the dealer", [&] {
     ch.send(handshake::encode(mine));
@@ -128,25 +172,52 @@ TcpChannel connect_to_dealer(Party<I>, const std::string& host, std::uint16_t po
       throw handshake_error("secformer: the dealer refused the session: " + why);
     }
   });
+  ch.set_label(link);
   return ch;
+  });
 }
 
-/// The party side of the peer connection: party 0 accepts (from a listener), party 1 connects.
+/// The party side of the peer connection: party 0 accepts (from a listener, or one of its own on
+/// `port`), party 1 connects. Party 0 drops a connection that fails TLS or the hello and keeps
+/// waiting until connect_timeout has passed; it reads party 1's hello before sending its own.
 template <int I>
 TcpChannel open_peer(Party<I>, TcpListener* listener, const std::string& host, std::uint16_t port, const NetConfig& cfg,
                      const SessionHello& mine) {
   TcpOptions o = cfg.options;
   o.tls.peer_name = cfg.tls_names[1 - I];
-  TcpChannel ch = [&] {
-    if constexpr (I == 0) {
-      if (listener) return listener->accept();  // the listener's options carry the peer name
-      return TcpChannel::accept(port, o);
-    } else {
-      return TcpChannel::connect(host, port, o);
+  if constexpr (I == 0) {
+    std::optional<TcpListener> own;
+    if (!listener) listener = &own.emplace(port, o);  // the listener's options carry the peer name
+    const std::string waiting = "link to party 1 (listening on " + Endpoint{o.bind_address, listener->port()}.str() + ")";
+    const auto deadline = std::chrono::steady_clock::now() + o.connect_timeout;
+    for (;;) {
+      TcpChannel ch = labelled(waiting, [&] { return listener->accept_until(deadline); });
+      const std::string link = "link to party 1 (" + ch.remote_endpoint() + ")";
+      SessionHello theirs;
+      try {
+        with_handshake_deadline(ch, o, "party 1", [&] { theirs = handshake::parse(ch.recv_message(handshake::max_bytes)); },
+                                remaining(deadline));
+      } catch (const channel_error& e) {  // no hello (or a malformed one): not party 1, keep waiting
+        listener->note_dropped(ch.remote_endpoint().empty() ? e.what() : ch.remote_endpoint() + ": " + e.what());
+        continue;
+      }
+      labelled(link, [&] {
+        with_handshake_deadline(ch, o, "party 1", [&] { ch.send(handshake::encode(mine)); }, remaining(deadline));
+        if (auto m = handshake::mismatch(mine, theirs, 1)) throw handshake_error(*m + " [party 1]");
+      });
+      ch.set_timeout(o.timeout);
+      ch.set_label(link);
+      return ch;
     }
-  }();
-  peer_handshake(ch, mine, 1 - I, o);
-  return ch;
+  } else {
+    const std::string link = "link to party 0 (" + Endpoint{host, port}.str() + ")";
+    return labelled(link, [&] {
+      TcpChannel ch = TcpChannel::connect(host, port, o);
+      peer_handshake(ch, mine, 1 - I, o);
+      ch.set_label(link);
+      return ch;
+    });
+  }
 }
 
 /// The dealer's side: accepts both parties (either order), checks their hellos against its own and
@@ -168,10 +239,32 @@ inline std::array<TcpChannel, 2> accept_parties(TcpListener& listener, const Net
     }
     throw handshake_error(why);
   };
-  for (int k = 0; k < 2; ++k) {
-    TcpChannel c = listener.accept();
+  const auto deadline = std::chrono::steady_clock::now() + cfg.options.connect_timeout;
+  const std::string waiting = "links to the parties (listening on " + Endpoint{cfg.options.bind_address, listener.port()}.str() + ")";
+  while (!ch[0] || !ch[1]) {
+    std::optional<TcpChannel> accepted;
+    try {
+      accepted.emplace(labelled(waiting, [&] { return listener.accept_until(deadline); }));
+    } catch (const channel_error& e) {  // the deadline passed: tell the party that did connect
+      for (auto& c : ch) {
+        if (!c) continue;
+        try {
+          c->send(handshake::encode(mine));
+          c->send(text_bytes(std::string("secformer: ") + (ch[0] ? "party 1" : "party 0") + " did not connect: " + e.what()));
+        } catch (const error&) {
+        }
+      }
+      throw;
+    }
+    TcpChannel c = std::move(*accepted);
     SessionHello h;
-    with_handshake_deadline(c, cfg.options, "a party", [&] { h = handshake::parse(c.recv_message(handshake::max_bytes)); });
+    try {
+      with_handshake_deadline(c, cfg.options, "a party", [&] { h = handshake::parse(c.recv_message(handshake::max_bytes)); },
+                              remaining(deadline));
+    } catch (const channel_error& e) {  // no (well-formed) hello: not a party, keep waiting
+      listener.note_dropped(c.remote_endpoint().empty() ? e.what() : c.remote_endpoint() + ": " + e.what());
+      continue;
+    }
     if (h.role > 1 || ch[h.role])
       refuse(&c, std::string("secformer: session handshake refused: field 'role': ") + handshake::role_name(h.role) +
                      (h.role > 1 ? " cannot connect to the dealer" : " connected twice"));
@@ -188,11 +281,16 @@ inline std::array<TcpChannel, 2> accept_parties(TcpListener& listener, const Net
   if (auto m = handshake::mismatch(hello[0], hello[1], 1))
     for (auto& v : verdict)
       if (v.empty()) v = *m + " [party 0 vs party 1]";
+  std::string link[2];
   for (int k = 0; k < 2; ++k) {
-    with_handshake_deadline(*ch[k], cfg.options, handshake::role_name(k), [&] {
-      ch[k]->send(handshake::encode(mine));
-      ch[k]->send(text_bytes(verdict[k]));
+    link[k] = std::string("link to ") + handshake::role_name(k) + " (" + ch[k]->remote_endpoint() + ")";
+    labelled(link[k], [&] {
+      with_handshake_deadline(*ch[k], cfg.options, handshake::role_name(k), [&] {
+        ch[k]->send(handshake::encode(mine));
+        ch[k]->send(text_bytes(verdict[k]));
+      });
     });
+    ch[k]->set_label(link[k]);
   }
   for (const auto& v : verdict)
     if (!v.empty()) throw handshake_error(v);
@@ -210,6 +308,7 @@ inline TcpOptions peer_listener_options(const NetConfig& cfg) {
 /// Runs f(ctx) as party I over TCP and returns its statistics.
 template <class Suite = Basic<>, int I, class F>
 Stats run_party(Party<I>, const NetConfig& cfg, F&& f) {
+  return detail::labelled(handshake::role_name(I), [&] {
   const RunOptions ro{cfg.seed, cfg.options.timeout};
   const SessionHello mine = detail::party_hello<Suite>(cfg, I);
   TcpChannel dealer_ch = detail::connect_to_dealer(Party<I>{}, cfg.dealer_host, cfg.dealer_port, cfg, mine);
@@ -221,16 +320,19 @@ Stats run_party(Party<I>, const NetConfig& cfg, F&& f) {
   f(ctx);
   ctx.finish();
   return ctx.stats();
+  });
 }
 
 /// Runs the dealer for one session (returns when party 1 ends it).
 inline void run_dealer(const NetConfig& cfg) {
-  const RunOptions ro{cfg.seed, cfg.options.timeout};
-  TcpListener listener(cfg.dealer_port, cfg.options);
-  auto ch = detail::accept_parties(listener, cfg);
-  listener.close();
-  BasicDealer<> d(detail::seed_for(ro, 2));
-  d.serve(ch[0], ch[1]);
+  detail::labelled("dealer", [&] {
+    const RunOptions ro{cfg.seed, cfg.options.timeout};
+    TcpListener listener(cfg.dealer_port, cfg.options);
+    auto ch = detail::accept_parties(listener, cfg);
+    listener.close();
+    BasicDealer<> d(detail::seed_for(ro, 2));
+    d.serve(ch[0], ch[1]);
+  });
 }
 
 /// Runs f(ctx) for both parties with a dealer as three threads of this process connected by real
@@ -255,22 +357,26 @@ std::array<Stats, 2> run_loopback(const RunOptions& opt, const NetConfig& cfg, F
   std::array<Stats, 2> stats;
   auto party_main = [&]<int I>(Party<I>) {
     try {
-      const SessionHello mine = detail::party_hello<Suite>(cfg, I);
-      TcpChannel dch = detail::connect_to_dealer(Party<I>{}, "127.0.0.1", dealer_port, cfg, mine);
-      TcpChannel peer = detail::open_peer(Party<I>{}, &peer_l, "127.0.0.1", peer_port, cfg, mine);
-      TcpContext<Party<I>, Suite> ctx(peer, DealerClient<Party<I>, TcpChannel>(dch), detail::seed_for(opt, I));
-      f(ctx);
-      ctx.finish();
-      stats[I] = ctx.stats();
+      detail::labelled(handshake::role_name(I), [&] {
+        const SessionHello mine = detail::party_hello<Suite>(cfg, I);
+        TcpChannel dch = detail::connect_to_dealer(Party<I>{}, "127.0.0.1", dealer_port, cfg, mine);
+        TcpChannel peer = detail::open_peer(Party<I>{}, &peer_l, "127.0.0.1", peer_port, cfg, mine);
+        TcpContext<Party<I>, Suite> ctx(peer, DealerClient<Party<I>, TcpChannel>(dch), detail::seed_for(opt, I));
+        f(ctx);
+        ctx.finish();
+        stats[I] = ctx.stats();
+      });
     } catch (...) {
       err.set(std::current_exception());
     }
   };
   std::thread dealer([&] {
     try {
-      auto ch = detail::accept_parties(dealer_l, cfg);
-      BasicDealer<> d(detail::seed_for(opt, 2));
-      d.serve(ch[0], ch[1]);
+      detail::labelled("dealer", [&] {
+        auto ch = detail::accept_parties(dealer_l, cfg);
+        BasicDealer<> d(detail::seed_for(opt, 2));
+        d.serve(ch[0], ch[1]);
+      });
     } catch (...) {
       err.set(std::current_exception());
     }

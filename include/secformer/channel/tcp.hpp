@@ -33,6 +33,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -60,6 +61,79 @@ struct TcpOptions {
   /// TLS with mutual authentication; plain TCP when no file is set.
   TlsOptions tls{};
 };
+
+namespace detail::tcp {
+/// Untrusted text for an error message: printable ASCII as is, every other byte as \xNN, at most 80 bytes.
+inline std::string escaped(std::string_view s) {
+  std::string out;
+  const char* d = "0123456789abcdef";
+  for (std::size_t i = 0; i < s.size() && i < 80; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
+    else out += std::string("\\x") + d[c >> 4] + d[c & 15];
+  }
+  if (s.size() > 80) out += "...";
+  return out;
+}
+}  // namespace detail::tcp
+
+/// Where a role listens or connects: a host name or address and a port.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  /// "host:port", or "[v6 address]:port".
+  std::string str() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
+};
+
+/// Parses "HOST:PORT", "A.B.C.D:PORT" or "[IPv6]:PORT" (e.g. "[::1]:7400"). The port must be 1..65535;
+/// a host is a name (letters, digits, '.', '-', '_'), an IPv4 address or a bracketed IPv6 address.
+/// Throws usage_error naming what is wrong (the text echoed escaped).
+inline Endpoint parse_endpoint(std::string_view s) {
+  auto bad = [&](const std::string& why) {
+    return usage_error("secformer: invalid endpoint '" + detail::tcp::escaped(s) + "': " + why +
+                       " (expected HOST:PORT, A.B.C.D:PORT or [IPv6]:PORT)");
+  };
+  Endpoint e;
+  std::string_view port;
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    if (close == std::string_view::npos) throw bad("no ']' after the IPv6 address");
+    e.host = std::string(s.substr(1, close - 1));
+    if (close + 1 >= s.size() || s[close + 1] != ':') throw bad("no ':PORT' after ']'");
+    port = s.substr(close + 2);
+    asio::error_code ec;
+    (void)asio::ip::make_address_v6(e.host, ec);
+    if (ec || e.host.empty()) throw bad("not an IPv6 address inside the brackets");
+  } else {
+    const auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) throw bad("no port");
+    e.host = std::string(s.substr(0, colon));
+    port = s.substr(colon + 1);
+    if (e.host.find(':') != std::string::npos) throw bad("an IPv6 address needs brackets, e.g. [::1]:7400");
+    if (e.host.empty()) throw bad("no host");
+    for (char c : e.host)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
+        throw bad("the host may hold letters, digits, '.', '-' and '_' only");
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) throw bad("the port is not a number");
+  const unsigned long p = std::stoul(std::string(port));
+  if (p == 0 || p > 65535) throw bad("the port must be 1..65535");
+  e.port = static_cast<std::uint16_t>(p);
+  return e;
+}
+
+/// Whether a host names this machine's loopback interface only: 127.0.0.0/8, ::1 (also IPv4-mapped)
+/// or "localhost". Any other name counts as remote (it is not resolved here).
+inline bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  asio::error_code ec;
+  const auto a = asio::ip::make_address(std::string(host), ec);
+  if (ec) return false;
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  return a.is_loopback();
+}
 
 namespace detail::tcp {
 
@@ -340,6 +414,16 @@ class TcpChannel {
   bool peer_certificate_names(const std::string& name) const {
     return st_ && st_->tls && detail::tls::peer_has_name(st_->tls->native_handle(), name);
   }
+  /// Names this link in every later error ("secformer: <label>: ..."), e.g. "link to the dealer (10.0.0.2:7401)".
+  void set_label(std::string label) { if (st_) st_->label = std::move(label); }
+  /// The peer's address ("a.b.c.d:port", "[v6]:port"); empty when closed or unknown.
+  std::string remote_endpoint() const {
+    if (!st_) return "";
+    asio::error_code ec;
+    const auto ep = st_->sock.remote_endpoint(ec);
+    if (ec) return "";
+    return Endpoint{ep.address().to_string(), ep.port()}.str();
+  }
 
  private:
   friend class TcpListener;
@@ -354,19 +438,22 @@ class TcpChannel {
     std::unique_ptr<detail::tcp::tls_stream> tls;
     std::uint64_t sent = 0;
     std::uint64_t received = 0;
+    std::string label;                                // set_label
     detail::tcp::Io io() noexcept { return {sock, tls.get()}; }
   };
 
   /// Runs the TLS handshake on a connected socket (deadline: connect_timeout) and checks the peer's
   /// name. Throws channel_error explaining a refusal; the socket is closed then.
   static void start_tls(State& st, bool server, const std::string& where) {
+    start_tls(st, server, where, detail::tcp::clock::now() + st.opt.connect_timeout);
+  }
+  static void start_tls(State& st, bool server, const std::string& where, detail::tcp::clock::time_point deadline) {
     if (!st.tls_ctx) return;
     st.tls = std::make_unique<detail::tcp::tls_stream>(st.sock, *st.tls_ctx);
     asio::error_code result = asio::error::timed_out;
     bool done = false;
     st.tls->async_handshake(server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
                             [&](const asio::error_code& ec) { result = ec; done = true; });
-    const auto deadline = detail::tcp::clock::now() + st.opt.connect_timeout;
     st.ioc.restart();
     while (!done && st.ioc.run_one_until(deadline) != 0) {
     }
@@ -398,9 +485,11 @@ class TcpChannel {
     }
   }
 
+  static std::string prefix(const State& st) { return st.label.empty() ? "secformer: " : "secformer: " + st.label + ": "; }
+
   State& open_state(const char* op) {
     if (!st_ || !st_->sock.is_open())
-      throw channel_error(std::string("secformer: ") + op + " on a closed TCP channel (closed by close() or by an earlier error)");
+      throw channel_error((st_ ? prefix(*st_) : std::string("secformer: ")) + op + " on a closed TCP channel (closed by close() or by an earlier error)");
     return *st_;
   }
 
@@ -448,25 +537,26 @@ class TcpChannel {
   [[noreturn]] static void throw_failure(State& st, const detail::tcp::Failure& f, const std::string& what) {
     asio::error_code ignored;
     st.sock.close(ignored);
+    const std::string p = prefix(st);
     using K = detail::tcp::Failure;
     switch (f.kind) {
       case K::timeout:
-        throw channel_error("secformer: timed out after " + detail::tcp::ms(st.opt.timeout) + " " + what +
+        throw channel_error(p + "timed out after " + detail::tcp::ms(st.opt.timeout) + " " + what +
                             "; the channel is closed");
       case K::disconnected:
         if (detail::tls::is_tls_error(f.ec) && f.ec != asio::ssl::error::stream_truncated)
-          throw channel_error("secformer: " + detail::tls::explain(f.ec) + " " + what);
-        throw disconnected_error("secformer: peer disconnected " + what + " (" + f.ec.message() + ")");
+          throw channel_error(p + detail::tls::explain(f.ec) + " " + what);
+        throw disconnected_error(p + "peer disconnected " + what + " (" + f.ec.message() + ")");
       case K::oversized:
-        throw channel_error("secformer: oversized frame: the peer announced " + std::to_string(f.announced) +
+        throw channel_error(p + "oversized frame: the peer announced " + std::to_string(f.announced) +
                             " bytes, the limit is " + std::to_string(f.limit) + " bytes; the channel is closed");
       case K::mismatch:
-        throw channel_error("secformer: expected a message of " + std::to_string(f.limit) + " bytes, got a frame of " +
+        throw channel_error(p + "expected a message of " + std::to_string(f.limit) + " bytes, got a frame of " +
                             std::to_string(f.announced) + " bytes; the channel is closed");
       default:
         if (detail::tls::is_tls_error(f.ec))
-          throw channel_error("secformer: " + detail::tls::explain(f.ec) + " " + what);
-        throw channel_error("secformer: TCP error " + what + ": " + f.ec.message());
+          throw channel_error(p + detail::tls::explain(f.ec) + " " + what);
+        throw channel_error(p + "TCP error " + what + ": " + f.ec.message());
     }
   }
 
@@ -522,34 +612,39 @@ class TcpListener {
   }
 
   /// Waits for one connection (up to options.connect_timeout); the channel inherits this listener's options.
+  /// A connection that fails the TLS handshake ends the wait with that error (accept_until drops it instead).
   TcpChannel accept() {
-    if (!st_ || !st_->acceptor.is_open()) throw channel_error("secformer: accept on a closed TCP listener");
-    const std::uint16_t p = port();
-    auto ch = std::make_unique<TcpChannel::State>(st_->opt);
-    ch->tls_ctx = st_->tls_ctx;
-    asio::error_code result;
-    bool done = false;
-    st_->acceptor.async_accept(ch->sock, [&](const asio::error_code& ec) { result = ec; done = true; });
-    const auto deadline = detail::tcp::clock::now() + st_->opt.connect_timeout;
-    st_->ioc.restart();
-    while (!done && st_->ioc.run_one_until(deadline) != 0) {
-    }
-    if (!done) {
-      asio::error_code ignored;
-      st_->acceptor.cancel(ignored);
-      st_->ioc.restart();
-      st_->ioc.run();
-      if (!done || result == asio::error::operation_aborted)
-        throw channel_error("secformer: timed out after " + detail::tcp::ms(st_->opt.connect_timeout) +
-                            " waiting for a connection on " + st_->opt.bind_address + ":" + std::to_string(p));
-    }
-    if (result)
-      throw channel_error("secformer: accept on " + st_->opt.bind_address + ":" + std::to_string(p) +
-                          " failed: " + result.message());
-    TcpChannel::configure(*ch);
-    TcpChannel::start_tls(*ch, true, "a peer connecting to " + st_->opt.bind_address + ":" + std::to_string(p));
+    auto ch = accept_socket(detail::tcp::clock::now() + st_->opt.connect_timeout);
+    TcpChannel::start_tls(*ch, true, where());
     return TcpChannel(std::move(ch));
   }
+
+  /// Waits until `deadline` for a connection that completes the TLS handshake (plain TCP: any
+  /// connection). A connection that fails it (a wrong certificate, plain TCP to a TLS listener, a port
+  /// scanner's connect-and-close) is dropped, counted and its reason kept (dropped(), note_dropped),
+  /// and the wait goes on. The timeout's error names the last dropped connection's reason.
+  TcpChannel accept_until(std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      auto ch = accept_socket(deadline);
+      try {
+        TcpChannel::start_tls(*ch, true, where(), deadline);
+      } catch (const channel_error& e) {
+        note_dropped(e.what());
+        continue;
+      }
+      return TcpChannel(std::move(ch));
+    }
+  }
+
+  /// Records a connection the caller dropped (e.g. one that failed the session hello); the next
+  /// timeout of accept_until names it.
+  void note_dropped(std::string why) {
+    if (!st_) return;
+    ++st_->dropped;
+    st_->last_dropped = std::move(why);
+  }
+  /// Connections dropped so far (accept_until and note_dropped).
+  std::size_t dropped() const noexcept { return st_ ? st_->dropped : 0; }
 
   void close() noexcept {
     if (!st_) return;
@@ -564,7 +659,45 @@ class TcpListener {
     asio::ip::tcp::acceptor acceptor{ioc};
     TcpOptions opt;
     std::shared_ptr<asio::ssl::context> tls_ctx;  // shared by the accepted channels
+    std::size_t dropped = 0;
+    std::string last_dropped;
   };
+
+  std::string where() const { return "a peer connecting to " + Endpoint{st_->opt.bind_address, port()}.str(); }
+
+  /// Accepts one TCP connection until deadline (no TLS yet).
+  std::unique_ptr<TcpChannel::State> accept_socket(std::chrono::steady_clock::time_point deadline) {
+    if (!st_ || !st_->acceptor.is_open()) throw channel_error("secformer: accept on a closed TCP listener");
+    const std::string at = Endpoint{st_->opt.bind_address, port()}.str();
+    auto ch = std::make_unique<TcpChannel::State>(st_->opt);
+    ch->tls_ctx = st_->tls_ctx;
+    asio::error_code result;
+    bool done = false;
+    st_->acceptor.async_accept(ch->sock, [&](const asio::error_code& ec) { result = ec; done = true; });
+    st_->ioc.restart();
+    while (!done && st_->ioc.run_one_until(deadline) != 0) {
+    }
+    if (!done) {
+      asio::error_code ignored;
+      st_->acceptor.cancel(ignored);
+      st_->ioc.restart();
+      st_->ioc.run();
+      if (!done || result == asio::error::operation_aborted) {
+        std::string m = "secformer: timed out after " + detail::tcp::ms(st_->opt.connect_timeout) + " waiting for a connection on " + at;
+        if (st_->dropped) {
+          std::string why = st_->last_dropped;
+          if (why.rfind("secformer: ", 0) == 0) why.erase(0, 11);
+          m += "; dropped " + std::to_string(st_->dropped) + " connection" + (st_->dropped > 1 ? "s" : "") +
+               " that failed the set-up, the last: " + why;
+        }
+        throw channel_error(m);
+      }
+    }
+    if (result) throw channel_error("secformer: accept on " + at + " failed: " + result.message());
+    TcpChannel::configure(*ch);
+    return ch;
+  }
+
   std::unique_ptr<State> st_;
 };
 
@@ -576,7 +709,7 @@ inline TcpChannel TcpChannel::accept(std::uint16_t port, Options options) {
 inline TcpChannel TcpChannel::connect(const std::string& host, std::uint16_t port, Options options) {
   auto st = std::make_unique<State>(std::move(options));
   if (st->opt.tls.enabled()) st->tls_ctx = detail::tls::make_context(st->opt.tls, false);  // bad files fail here
-  const std::string where = host + ":" + std::to_string(port);
+  const std::string where = Endpoint{host, port}.str();
   const auto limit = st->opt.connect_timeout;
   const auto deadline = detail::tcp::clock::now() + limit;
 

@@ -47,7 +47,24 @@ inline std::unique_ptr<asio::ssl::context> make_context(const TlsOptions& o, boo
     if (ec) throw usage_error(std::string("secformer: cannot use TLS ") + what + " '" + file + "': " + ec.message());
   };
   load("certificate", o.cert_file, [&](asio::error_code& ec) { ctx->use_certificate_chain_file(o.cert_file, ec); });
-  load("private key", o.key_file, [&](asio::error_code& ec) { ctx->use_private_key_file(o.key_file, asio::ssl::context::pem, ec); });
+  // Never prompt on the terminal for a passphrase (OpenSSL's default): a protected key is refused.
+  bool asked = false;
+  SSL_CTX_set_default_passwd_cb(ctx->native_handle(), [](char*, int, int, void* flag) -> int {
+    *static_cast<bool*>(flag) = true;
+    return -1;
+  });
+  SSL_CTX_set_default_passwd_cb_userdata(ctx->native_handle(), &asked);
+  {
+    asio::error_code ec;
+    ctx->use_private_key_file(o.key_file, asio::ssl::context::pem, ec);
+    SSL_CTX_set_default_passwd_cb(ctx->native_handle(), nullptr);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx->native_handle(), nullptr);
+    if (asked)
+      throw usage_error("secformer: the TLS private key '" + o.key_file +
+                        "' is protected by a passphrase; secformer never prompts for one: give it an unencrypted key "
+                        "(e.g. openssl pkey -in KEY -out KEY2) readable by this role only");
+    if (ec) throw usage_error("secformer: cannot use TLS private key '" + o.key_file + "': " + ec.message());
+  }
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
     throw usage_error("secformer: the TLS private key '" + o.key_file + "' does not match the certificate '" + o.cert_file + "'");
   load("CA file", o.ca_file, [&](asio::error_code& ec) { ctx->load_verify_file(o.ca_file, ec); });
