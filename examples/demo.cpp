@@ -1,17 +1,10 @@
 // The main demo: party 0, party 1 and the dealer as three processes over TCP.
 //
 //   demo                         all three roles on this machine (forked), loopback TCP
-//   demo p0|p1|dealer [options]  one role, for separate machines:
-//     --peer HOST:PORT     where party 0 listens for party 1 (default 127.0.0.1:7400)
-//     --dealer HOST:PORT   where the dealer listens (default 127.0.0.1:7401)
-//     --bind ADDR          address the listening roles bind to (default 127.0.0.1; 0.0.0.0 for all)
-//     --seed N             reproducible test keys (never in a deployment)
-//     --tls-cert FILE      this role's certificate (PEM); with --tls-key and --tls-ca every connection
-//     --tls-key FILE       runs inside TLS with mutual authentication: each role must present a
-//     --tls-ca FILE        certificate from this CA that names its role (p0, p1, dealer)
-//     --tls-dir DIR        all-in-one mode: DIR/ca.pem and DIR/<role>.pem, DIR/<role>.key per role
-//     --session ID         session identifier; all three roles must use the same one
-//     --timeout MS         per-operation deadline (default 60000); --connect-timeout MS for set-up
+//   demo p0|p1|dealer [options]  one role, for separate machines (demo --help lists the options:
+//                                examples/common/cli.hpp; defaults 127.0.0.1:7400 and :7401)
+// Plain TCP is for loopback only (--insecure-plain-tcp overrides); a fixed seed over TCP needs
+// --insecure-fixed-seed N (tests only).
 //
 // Before any share is sent the roles compare library version, ring, encoding, suite, model shape
 // digest and session id, and refuse the session naming the first field that differs.
@@ -27,19 +20,11 @@
 #include <secformer/net.hpp>
 #include <secformer/secformer.hpp>
 
+#include "common/cli.hpp"
+
 namespace sf = secformer;
 
 namespace {
-void split_host_port(const std::string& s, std::string& host, std::uint16_t& port) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos) throw sf::usage_error("expected HOST:PORT, got '" + s + "'");
-  host = s.substr(0, colon);
-  const std::string p = s.substr(colon + 1);
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoul(p) > 65535)
-    throw sf::usage_error("invalid port in '" + s + "'");
-  port = static_cast<std::uint16_t>(std::stoul(p));
-}
-
 template <class Ctx>
 void program(Ctx& ctx) {
   const xt::xarray<double> weights{{0.5, -1.0, 2.0}, {1.5, 0.25, -0.5}, {-2.0, 1.0, 0.75}, {0.1, 0.2, 0.3}};
@@ -72,56 +57,49 @@ int run_role(const std::string& role, const sf::NetConfig& cfg) {
 }
 }  // namespace
 
+const char* help =
+    "demo: a secure linear layer with a square activation; party 0 holds the weights, party 1 the\n"
+    "features and learns the result.\n"
+    "usage: demo [options]                  all three roles on this machine (forked), loopback TCP\n"
+    "       demo p0|p1|dealer [options]     one role (separate processes or machines)\n"
+    "defaults: --peer 127.0.0.1:7400 --dealer 127.0.0.1:7401\n";
+
 int main(int argc, char** argv) try {
-  sf::NetConfig cfg;
-  cfg.model_digest = model_digest;
-  std::string tls_dir;
-  std::string role = argc > 1 && argv[1][0] != '-' ? argv[1] : "all";
-  if (role == "all") cfg.options.connect_timeout = std::chrono::milliseconds(10000);
-  auto ms = [](const std::string& v) {
-    if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
-      throw sf::usage_error("expected a time in milliseconds, got '" + v + "'");
-    return std::chrono::milliseconds(std::stoul(v));
-  };
-  for (int i = role == "all" ? 1 : 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) throw sf::usage_error("missing value after " + a);
-    const std::string v = argv[++i];
-    if (a == "--peer") split_host_port(v, cfg.peer_host, cfg.peer_port);
-    else if (a == "--dealer") split_host_port(v, cfg.dealer_host, cfg.dealer_port);
-    else if (a == "--bind") cfg.options.bind_address = v;
-    else if (a == "--seed") cfg.seed = std::stoull(v);
-    else if (a == "--tls-cert") cfg.options.tls.cert_file = v;
-    else if (a == "--tls-key") cfg.options.tls.key_file = v;
-    else if (a == "--tls-ca") cfg.options.tls.ca_file = v;
-    else if (a == "--tls-dir") tls_dir = v;
-    else if (a == "--session") cfg.session_id = v;
-    else if (a == "--timeout") cfg.options.timeout = ms(v);
-    else if (a == "--connect-timeout") cfg.options.connect_timeout = ms(v);
-    else throw sf::usage_error("unknown option " + a);
+  namespace cli = examples::cli;
+  if (cli::wants_help(argc, argv)) {
+    std::cout << help << cli::net_help;
+    return 0;
   }
-  auto tls_for = [&](const std::string& r) {
-    if (!tls_dir.empty()) cfg.options.tls = {tls_dir + "/" + r + ".pem", tls_dir + "/" + r + ".key", tls_dir + "/ca.pem", ""};
-  };
-  if (!cfg.options.tls.enabled() && tls_dir.empty() &&
-      (cfg.options.bind_address != "127.0.0.1" || cfg.peer_host != "127.0.0.1" || cfg.dealer_host != "127.0.0.1"))
-    std::cerr << "warning: plain TCP beyond loopback; use --tls-cert/--tls-key/--tls-ca for a deployment\n";
+  cli::NetFlags f;
+  f.net.model_digest = model_digest;
+  const std::string role = argc > 1 && argv[1][0] != '-' ? argv[1] : "all";
+  if (role != "all" && role != "p0" && role != "p1" && role != "dealer")
+    throw sf::usage_error("unknown role '" + cli::escape(role) + "' (p0, p1 or dealer; demo --help)");
+  if (role == "all") f.net.options.connect_timeout = std::chrono::milliseconds(10000);
+  cli::Args args(argc, argv, role == "all" ? 1 : 2);
+  while (!args.done()) {
+    const std::string a = args.next();
+    if (!cli::net_flag(f, a, args)) throw sf::usage_error("unknown option '" + cli::escape(a) + "' (demo --help)");
+  }
+  const std::vector<std::string> roles = role == "all" ? std::vector<std::string>{"p0", "p1", "dealer"} : std::vector<std::string>{role};
+  cli::apply_policy(f, cli::Transport::tcp, roles);
   if (role != "all") {
-    tls_for(role);
-    return run_role(role, cfg);
+    cli::tls_for(f, role);
+    return run_role(role, f.net);
   }
   pid_t pids[3];
-  const char* roles[3] = {"dealer", "p0", "p1"};
+  const char* names[3] = {"dealer", "p0", "p1"};
   for (int k = 0; k < 3; ++k) {
     pids[k] = fork();
+    if (pids[k] < 0) throw sf::error("fork failed");
     if (pids[k] == 0) {
       try {
-        tls_for(roles[k]);
-        const int code = run_role(roles[k], cfg);
+        cli::tls_for(f, names[k]);
+        const int code = run_role(names[k], f.net);
         std::cout.flush();
         _exit(code);
       } catch (const std::exception& e) {
-        std::cerr << roles[k] << ": " << e.what() << std::endl;
+        std::cerr << names[k] << ": " << e.what() << std::endl;
         _exit(1);
       }
     }

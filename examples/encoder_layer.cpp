@@ -4,16 +4,16 @@
 // precision, and the exact model); party 0 prints the online time and cost table. SecFormerSuite.
 //
 //   encoder_layer                      all three roles on this machine (forked), loopback TCP
-//   encoder_layer p0|p1|dealer [opts]  one role, for separate machines:
-//     --peer HOST:PORT     where party 0 listens for party 1 (default 127.0.0.1:7410)
-//     --dealer HOST:PORT   where the dealer listens (default 127.0.0.1:7411)
-//     --bind ADDR          address the listening roles bind to (default 127.0.0.1; 0.0.0.0 for all)
+//   encoder_layer p0|p1|dealer [opts]  one role, for separate machines; the network, TLS and key
+//                                      flags are examples/common/cli.hpp's (encoder_layer --help);
+//                                      defaults 127.0.0.1:7410 (peer) and :7411 (dealer)
 //   size (every role must pass the same): --hidden H --heads A --ffn F --tokens S (default 64, 4,
 //     256, 16: a few seconds), --base for BERT-base's layer (768, 12, 3072, 128)
 //   --data N    seed of the random test weights and input (public test data; default 1). Party 1
 //               regenerates the weights from it only to check the result: in a deployment the
 //               client never has them.
-//   --seed N    reproducible keys (tests only; by default every key comes from the OS)
+//   keys come from the OS; --insecure-fixed-seed N for reproducible test keys (plain --seed is
+//   refused: the roles run over TCP)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,6 +29,8 @@
 #include <secformer/protocols/suite.hpp>
 #include <secformer/nn/bert.hpp>
 
+#include "common/cli.hpp"
+
 namespace sf = secformer;
 namespace nn = secformer::nn;
 
@@ -39,16 +41,6 @@ struct Args {
   std::size_t hidden = 64, heads = 4, ffn = 256, tokens = 16;
   std::uint64_t data = 1;
 };
-
-void split_host_port(const std::string& s, std::string& host, std::uint16_t& port) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos) throw sf::usage_error("expected HOST:PORT, got '" + s + "'");
-  host = s.substr(0, colon);
-  const std::string p = s.substr(colon + 1);
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoul(p) > 65535)
-    throw sf::usage_error("invalid port in '" + s + "'");
-  port = static_cast<std::uint16_t>(std::stoul(p));
-}
 
 /// Test input only: hidden states like those after an embedding LayerNorm (about N(0, 1)).
 xt::xarray<double> random_input(std::size_t s, std::size_t d, std::uint64_t seed) {
@@ -141,44 +133,54 @@ int run_role(const std::string& role, const sf::NetConfig& cfg, const Args& a) {
 }
 }  // namespace
 
+const char* help =
+    "encoder_layer: one secure BERT encoder layer on random test weights, party 0 = model owner,\n"
+    "party 1 = client (learns the output and checks it), the dealer.\n"
+    "usage: encoder_layer [options]                all three roles on this machine (forked), loopback TCP\n"
+    "       encoder_layer p0|p1|dealer [options]   one role\n"
+    "size (the same on every role): --hidden H --heads A --ffn F --tokens S (default 64 4 256 16;\n"
+    "  each 1..65536, H divisible by A), --base (768 12 3072 128)\n"
+    "  --data N                seed of the public random test weights and input (default 1)\n"
+    "defaults: --peer 127.0.0.1:7410 --dealer 127.0.0.1:7411\n";
+
 int main(int argc, char** argv) try {
-  sf::NetConfig cfg;
-  cfg.peer_port = 7410;
-  cfg.dealer_port = 7411;
+  namespace cli = examples::cli;
+  if (cli::wants_help(argc, argv)) {
+    std::cout << help << cli::net_help;
+    return 0;
+  }
+  cli::NetFlags f;
+  f.net.peer_port = 7410;
+  f.net.dealer_port = 7411;
   Args a;
   const std::string role = argc > 1 && argv[1][0] != '-' ? argv[1] : "all";
-  for (int i = role == "all" ? 1 : 2; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--base") {
-      a.hidden = 768, a.heads = 12, a.ffn = 3072, a.tokens = 128;
-      continue;
-    }
-    if (i + 1 >= argc) throw sf::usage_error("missing value after " + k);
-    const std::string v = argv[++i];
-    auto num = [&] {
-      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) throw sf::usage_error(k + " needs a number, got '" + v + "'");
-      return static_cast<std::size_t>(std::stoull(v));
-    };
-    if (k == "--peer") split_host_port(v, cfg.peer_host, cfg.peer_port);
-    else if (k == "--dealer") split_host_port(v, cfg.dealer_host, cfg.dealer_port);
-    else if (k == "--bind") cfg.options.bind_address = v;
-    else if (k == "--seed") cfg.seed = num();
-    else if (k == "--data") a.data = num();
-    else if (k == "--hidden") a.hidden = num();
-    else if (k == "--heads") a.heads = num();
-    else if (k == "--ffn") a.ffn = num();
-    else if (k == "--tokens") a.tokens = num();
-    else throw sf::usage_error("unknown option " + k + " (see the comment at the top of encoder_layer.cpp)");
+  if (role != "all" && role != "p0" && role != "p1" && role != "dealer")
+    throw sf::usage_error("unknown role '" + cli::escape(role) + "' (p0, p1 or dealer; encoder_layer --help)");
+  if (role == "all") f.net.options.connect_timeout = std::chrono::milliseconds(10000);
+  cli::Args args(argc, argv, role == "all" ? 1 : 2);
+  while (!args.done()) {
+    const std::string k = args.next();
+    auto size = [&] { return static_cast<std::size_t>(cli::parse_number(k, args.value(k), 1, 65536)); };
+    if (k == "--base") a.hidden = 768, a.heads = 12, a.ffn = 3072, a.tokens = 128;
+    else if (k == "--data") a.data = cli::parse_number(k, args.value(k));
+    else if (k == "--hidden") a.hidden = size();
+    else if (k == "--heads") a.heads = size();
+    else if (k == "--ffn") a.ffn = size();
+    else if (k == "--tokens") a.tokens = size();
+    else if (!cli::net_flag(f, k, args)) throw sf::usage_error("unknown option '" + cli::escape(k) + "' (encoder_layer --help)");
   }
-  if (a.hidden == 0 || a.heads == 0 || a.ffn == 0 || a.tokens == 0 || a.hidden % a.heads != 0)
-    throw sf::usage_error("sizes must be positive and --hidden divisible by --heads");
-  if (role != "all") return run_role(role, cfg, a);
+  if (a.hidden % a.heads != 0) throw sf::usage_error("--hidden must be divisible by --heads");
+  const std::vector<std::string> roles = role == "all" ? std::vector<std::string>{"p0", "p1", "dealer"} : std::vector<std::string>{role};
+  cli::apply_policy(f, cli::Transport::tcp, roles);
+  if (role != "all") {
+    cli::tls_for(f, role);
+    return run_role(role, f.net, a);
+  }
 
   std::cout << "secure BERT encoder layer as three processes: hidden " << a.hidden << ", " << a.heads << " heads, FFN " << a.ffn << ", "
             << a.tokens << " tokens; SecFormerSuite" << std::endl;
-  cfg.options.connect_timeout = std::chrono::milliseconds(10000);
   // Each role writes to its own pipe; the outputs are printed in a fixed order: party 1, party 0, dealer.
-  const char* roles[3] = {"p1", "p0", "dealer"};
+  const char* names[3] = {"p1", "p0", "dealer"};
   pid_t pids[3];
   int out[3];
   for (int k = 0; k < 3; ++k) {
@@ -191,9 +193,10 @@ int main(int argc, char** argv) try {
       dup2(fd[1], STDOUT_FILENO);
       close(fd[1]);
       try {
-        _exit(run_role(roles[k], cfg, a));
+        cli::tls_for(f, names[k]);
+        _exit(run_role(names[k], f.net, a));
       } catch (const std::exception& e) {
-        std::cerr << roles[k] << ": " << e.what() << std::endl;
+        std::cerr << names[k] << ": " << e.what() << std::endl;
         _exit(1);
       }
     }

@@ -75,6 +75,7 @@ struct Model {
 // ---------------------------------------------------------------------------------------------
 // .npy of the packed weights: int8 ('|i1'), int32 ('<i4') and float32 ('<f4'), version 1.0, C order.
 struct RawNpy {
+  std::string what, file;  // the tensor's name and file, for errors
   std::string descr;
   std::vector<std::size_t> shape;
   std::vector<char> bytes;
@@ -84,17 +85,22 @@ struct RawNpy {
     return n;
   }
 };
-inline RawNpy read_raw_npy(const fs::path& file) {
+inline RawNpy read_raw_npy(const fs::path& file, std::string what = "") {
+  if (what.empty()) what = file.filename().string();
+  auto bad = [&](const std::string& why) { return sf::usage_error("weight '" + what + "': " + file.string() + ": not a supported .npy file: " + why); };
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) throw bad(fs::is_directory(file, ec) ? "a directory, not a file" : "missing file");
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw sf::usage_error("cannot open " + file.string());
+  if (!in) throw bad("cannot open the file");
   std::vector<char> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto bad = [&](const std::string& why) { return sf::usage_error(file.string() + ": not a supported .npy file: " + why); };
   if (all.size() < 10 || std::memcmp(all.data(), "\x93NUMPY", 6) != 0) throw bad("bad magic");
   if (all[6] != 1) throw bad("version " + std::to_string(int(all[6])) + " (1.0 expected)");
   const std::size_t hl = static_cast<unsigned char>(all[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(all[9])) << 8);
   if (10 + hl > all.size()) throw bad("truncated header");
   const std::string h(all.data() + 10, hl);
   RawNpy r;
+  r.what = what;
+  r.file = file.string();
   const auto d = h.find("'descr': '");
   if (d == std::string::npos) throw bad("no descr");
   r.descr = h.substr(d + 10, h.find('\'', d + 10) - d - 10);
@@ -128,6 +134,8 @@ inline std::vector<double> as_doubles(const RawNpy& a) {
     } else {
       float v;
       std::memcpy(&v, a.bytes.data() + 4 * i, 4);
+      if (!std::isfinite(v))
+        throw sf::usage_error("weight '" + a.what + "': " + a.file + ": non-finite value (NaN or infinity) at flat index " + std::to_string(i));
       out[i] = v;
     }
   }
@@ -152,6 +160,19 @@ inline Model load_teacher(const fs::path& cache, const fs::path& hf) {
   std::copy(a.data.begin(), a.data.end(), m.head.w.begin());
   m.head.b = zeros(2);
   return m;
+}
+
+/// What the client (party 1) needs: the configuration and the public embedding tables of the npm
+/// package (token table, timing signal). The package's graph is read for them and the rest dropped;
+/// no student weight and no classifier head is loaded.
+struct ClientTables {
+  nn::UseConfig cfg;
+  nn::EmbeddingParams<> emb;
+};
+inline ClientTables load_client_tables(const fs::path& cache) {
+  ClientTables t;
+  t.emb = std::move(nn::load_use(cache / "use" / "package" / "dist", &t.cfg).emb);
+  return t;
 }
 
 /// A student from a float32 export folder (examples/distill/export.py); the embedding tables are the
@@ -183,8 +204,8 @@ inline Model unpack_student(Kind k, const fs::path& folder, const Model& teacher
   nn::for_each_tensor(m.w, [&](const std::string& path, Tensor& t) {
     if (path.rfind("emb.", 0) == 0) return;
     if (t.dimension() == 2) {
-      const auto q = read_raw_npy(folder / (path + ".q.npy"));
-      const auto sc = read_raw_npy(folder / (path + ".scale.npy"));
+      const auto q = read_raw_npy(folder / (path + ".q.npy"), path + ".q");
+      const auto sc = read_raw_npy(folder / (path + ".scale.npy"), path + ".scale");
       const std::size_t rows = t.shape()[0], cols = t.shape()[1];
       if (q.descr != "|i1" || q.shape != std::vector<std::size_t>{rows, cols} || sc.descr != "<f4" || sc.shape != std::vector<std::size_t>{rows})
         throw sf::usage_error(folder.string() + ": " + path + ": packed delta of the wrong type or shape");
@@ -192,13 +213,13 @@ inline Model unpack_student(Kind k, const fs::path& folder, const Model& teacher
       for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t c = 0; c < cols; ++c) t(r, c) += qd[r * cols + c] * sd[r];
     } else {
-      const auto v = read_raw_npy(folder / (path + ".npy"));
+      const auto v = read_raw_npy(folder / (path + ".npy"), path);
       if (v.descr != "<f4" || v.count() != t.size()) throw sf::usage_error(folder.string() + ": " + path + ": vector of the wrong type or size");
       const auto vd = as_doubles(v);
       std::copy(vd.begin(), vd.end(), t.begin());
     }
   });
-  const auto c = read_raw_npy(folder / "classifier.w.npy");
+  const auto c = read_raw_npy(folder / "classifier.w.npy", "classifier.w");
   if (c.descr != "<f4" || c.shape != std::vector<std::size_t>{m.cfg.hidden, 2}) throw sf::usage_error(folder.string() + ": classifier.w is not float32 512 x 2");
   const auto cd = as_doubles(c);
   m.head.w = Tensor(c.shape);
