@@ -11,8 +11,13 @@ NET="--peer 127.0.0.1:7430 --dealer 127.0.0.1:7431"
 D=$!
 "$S" p0 $NET --cache "$C" "$@" &
 P0=$!
-OUT=$("$S" p1 $NET --cache "$C" "$@" "$T")
+# The client gets no weights folder: it must not need one.
+OUT=$("$S" p1 $NET --cache "$C" --weights /nonexistent/the-client-has-no-weights "$@" "$T")
 R1=$?
+if printf '%s\n' "$OUT" | grep -qi 'logit'; then
+  echo "the client printed a logit"
+  R1=1
+fi
 wait $D
 RD=$?
 wait $P0
