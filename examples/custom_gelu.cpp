@@ -79,12 +79,14 @@ static_assert(ClippedQuadGelu::rounds_for<sf::Fixed<16, sf::trunc::Dealer>> == 7
 
 // ---- checks ------------------------------------------------------------------------------------
 namespace {
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::cout << what << (ok ? " OK" : " FAILED") << '\n';
-  if (!ok) ++failures;
-}
+/// Prints one line per check and counts the failures.
+struct Checks {
+  int failures = 0;
+  void operator()(bool ok, const std::string& what) {
+    std::cout << what << (ok ? " OK" : " FAILED") << '\n';
+    if (!ok) ++failures;
+  }
+};
 
 /// The input as the protocol sees it: rounded to Fixed<16>.
 double encoded(double v) { return std::nearbyint(std::ldexp(v, 16)) / 65536.0; }
@@ -123,7 +125,7 @@ Seen program(Ctx& ctx, const xt::xarray<double>& x) {
 
 /// Measured online costs against the traits, for the encoding E of the suite.
 template <class E>
-void check_costs(const std::string& run, const sf::Cost& c, std::size_t n) {
+void check_costs(Checks& check, const std::string& run, const sf::Cost& c, std::size_t n) {
   using G = ClippedQuadGelu;
   check(c.rounds == G::rounds_for<E>, run + ": " + std::to_string(c.rounds) + " rounds (trait " + std::to_string(G::rounds_for<E>) + ")");
   check(c.bytes_sent == G::bytes_sent<E>(n) && c.bytes_received == G::bytes_sent<E>(n),
@@ -131,7 +133,7 @@ void check_costs(const std::string& run, const sf::Cost& c, std::size_t n) {
 }
 /// Party 1's dealer bytes against the trait; party 0 receives none.
 template <class E>
-void check_dealer(const std::string& run, const Seen (&seen)[2], std::size_t n) {
+void check_dealer(Checks& check, const std::string& run, const Seen (&seen)[2], std::size_t n) {
   using G = ClippedQuadGelu;
   check(seen[0].cost.dealer_bytes == 0 && seen[1].cost.dealer_bytes == G::dealer_bytes<E>(n),
         run + ": " + std::to_string(seen[1].cost.dealer_bytes) + " dealer bytes to party 1 (trait " +
@@ -141,6 +143,7 @@ void check_dealer(const std::string& run, const Seen (&seen)[2], std::size_t n) 
 
 int main() {
   using G = ClippedQuadGelu;
+  Checks check;
   const xt::xarray<double> x = xt::linspace<double>(-8.0, 8.0, 4001);
   const std::size_t n = x.size();
 
@@ -159,7 +162,7 @@ int main() {
   const auto vs_approx = [](double v) { return G::approx(encoded(v)); };
   const double solo_err = max_error(x, solo.y, vs_approx);
   check(solo_err <= 1e-4, "simulation vs approx: max " + std::to_string(solo_err) + " (bound 1e-4)");
-  check_costs<Suite::encoding>("simulation", solo.cost, n);
+  check_costs<Suite::encoding>(check, "simulation", solo.cost, n);
   check(forecast <= 1e-4, "simulation: expected failed local truncations " + std::to_string(forecast) + " (bound 1e-4)");
 
   // 3. Two parties and the dealer (threads of this process), the same program.
@@ -173,8 +176,8 @@ int main() {
   double tp_solo = 0;
   for (std::size_t i = 0; i < n; ++i) tp_solo = std::max(tp_solo, std::abs(two[0].y.flat(i) - solo.y.flat(i)));
   check(tp_solo <= 1e-4, "two parties vs simulation: max " + std::to_string(tp_solo) + " (bound 1e-4)");
-  check_costs<Suite::encoding>("two parties", two[0].cost, n);
-  check_dealer<Suite::encoding>("two parties", two, n);
+  check_costs<Suite::encoding>(check, "two parties", two[0].cost, n);
+  check_dealer<Suite::encoding>(check, "two parties", two, n);
 
   // 4. The suite whose truncations never fail: one more round, as the trait says.
   using Exact = Suite::with_encoding<sf::Fixed<16, sf::trunc::Dealer>>;
@@ -182,10 +185,11 @@ int main() {
   sf::run_two_party<Exact>(2, [&](auto& ctx) { exact[std::remove_cvref_t<decltype(ctx)>::id] = program(ctx, x); });
   const double ex_err = max_error(x, exact[0].y, vs_approx);
   check(ex_err <= 1e-4, "exact truncation vs approx: max " + std::to_string(ex_err) + " (bound 1e-4)");
-  check_costs<Exact::encoding>("exact truncation", exact[0].cost, n);
-  check_dealer<Exact::encoding>("exact truncation", exact, n);
+  check_costs<Exact::encoding>(check, "exact truncation", exact[0].cost, n);
+  check_dealer<Exact::encoding>(check, "exact truncation", exact, n);
 
-  std::cout << (failures ? "custom GeLU: " + std::to_string(failures) + " check(s) failed" : std::string("custom GeLU: all checks passed"))
+  std::cout << (check.failures ? "custom GeLU: " + std::to_string(check.failures) + " check(s) failed"
+                               : std::string("custom GeLU: all checks passed"))
             << '\n';
-  return failures ? 1 : 0;
+  return check.failures ? 1 : 0;
 }
