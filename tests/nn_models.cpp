@@ -22,6 +22,7 @@
 
 #include <xtensor/xarray.hpp>
 
+#include <secformer/io/npy.hpp>
 #include <secformer/nn/bert.hpp>
 #include <secformer/run.hpp>
 
@@ -328,12 +329,12 @@ TEST_CASE("nn: weight bundles through .npy files", "[nn][weights]") {
   SECTION("float32 and Fortran-order files are accepted") {
     const xt::xarray<double>& m = w.layer[1].fc1.w;  // 16 x 32
     std::vector<float> f32(m.begin(), m.end());
-    nn::npy::write_raw(dir / "layer1.fc1.w.npy", "<f4", {16, 32}, f32.data(), f32.size() * 4);
+    sf::io::npy::write_raw(dir / "layer1.fc1.w.npy", "<f4", {16, 32}, f32.data(), f32.size() * 4);
     std::vector<double> colmajor;
     const auto& wo = w.layer[0].attn.wo;  // 16 x 16, written column by column
     for (std::size_t j = 0; j < 16; ++j)
       for (std::size_t i = 0; i < 16; ++i) colmajor.push_back(wo(i, j));
-    nn::npy::write_raw(dir / "layer0.attn.wo.npy", "<f8", {16, 16}, colmajor.data(), colmajor.size() * 8, true);
+    sf::io::npy::write_raw(dir / "layer0.attn.wo.npy", "<f8", {16, 16}, colmajor.data(), colmajor.size() * 8, true);
     const auto back = nn::load_bundle(shapes, dir);
     CHECK(same(back.layer[0].attn.wo, wo));
     for (std::size_t i = 0; i < m.size(); ++i) CHECK(back.layer[1].fc1.w.data()[i] == static_cast<double>(f32[i]));
@@ -343,14 +344,14 @@ TEST_CASE("nn: weight bundles through .npy files", "[nn][weights]") {
     fs::remove(dir / "layer1.fc2.w.npy");
     const auto missing = message_of([&] { (void)nn::load_bundle(shapes, dir); });
     CHECK_THAT(missing, Catch::Contains("weight 'layer1.fc2.w'") && Catch::Contains("layer1.fc2.w.npy") && Catch::Contains("missing file"));
-    nn::npy::save(dir / "layer1.fc2.w.npy", xt::zeros<double>({31, 16}));
+    sf::io::npy::save(dir / "layer1.fc2.w.npy", xt::zeros<double>({31, 16}));
     const auto shape = message_of([&] { (void)nn::load_bundle(shapes, dir); });
     CHECK_THAT(shape, Catch::Contains("weight 'layer1.fc2.w'") && Catch::Contains("wrong shape (31, 16), expected (32, 16)"));
     std::vector<std::int64_t> ints(32 * 16, 1);
-    nn::npy::write_raw(dir / "layer1.fc2.w.npy", "<i8", {32, 16}, ints.data(), ints.size() * 8);
+    sf::io::npy::write_raw(dir / "layer1.fc2.w.npy", "<i8", {32, 16}, ints.data(), ints.size() * 8);
     const auto dtype = message_of([&] { (void)nn::load_bundle(shapes, dir); });
     CHECK_THAT(dtype, Catch::Contains("wrong dtype") && Catch::Contains("int64 ('<i8')") && Catch::Contains("float64"));
-    nn::npy::save(dir / "layer1.fc2.w.npy", w.layer[1].fc2.w);
+    sf::io::npy::save(dir / "layer1.fc2.w.npy", w.layer[1].fc2.w);
     fs::resize_file(dir / "layer1.fc2.w.npy", fs::file_size(dir / "layer1.fc2.w.npy") - 100);
     const auto truncated = message_of([&] { (void)nn::load_bundle(shapes, dir); });
     CHECK_THAT(truncated, Catch::Contains("truncated file") && Catch::Contains("needs 4096 data bytes, the file has 3996"));
@@ -361,7 +362,7 @@ TEST_CASE("nn: weight bundles through .npy files", "[nn][weights]") {
       junk << "this is not an array";
     }
     CHECK_THAT(message_of([&] { (void)nn::load_bundle(shapes, dir); }), Catch::Contains("corrupt file: not a .npy file"));
-    nn::npy::save(dir / "layer1.fc2.w.npy", w.layer[1].fc2.w);
+    sf::io::npy::save(dir / "layer1.fc2.w.npy", w.layer[1].fc2.w);
     CHECK_NOTHROW(nn::load_bundle(shapes, dir));
   }
 
@@ -490,13 +491,13 @@ std::vector<unsigned char> raw_bytes(const std::vector<T>& v) {
 std::string dict(const std::string& descr, const std::string& shape, const std::string& order = "False") {
   return "{'descr': '" + descr + "', 'fortran_order': " + order + ", 'shape': " + shape + ", }";
 }
-std::string parse_error(const std::vector<unsigned char>& b, const nn::npy::Limits& lim = {}) {
-  return message_of([&] { (void)nn::npy::parse(b, "t", "<bytes>", lim); });
+std::string parse_error(const std::vector<unsigned char>& b, const sf::io::npy::Limits& lim = {}) {
+  return message_of([&] { (void)sf::io::npy::parse(b, "t", "<bytes>", lim); });
 }
 }  // namespace
 
 TEST_CASE("nn: the .npy parser accepts numpy's files and rejects malformed bytes with clear errors", "[nn][weights][npy]") {
-  namespace npy = nn::npy;
+  namespace npy = sf::io::npy;
   const std::vector<double> six = {1.5, -2, 0.25, 4, 5, -6};
   SECTION("valid files: versions 1.0, 2.0 and 3.0, scalars, empty arrays, float32, Fortran order in 3-D") {
     for (int v : {1, 2, 3}) {
@@ -594,6 +595,7 @@ TEST_CASE("nn: the .npy parser accepts numpy's files and rejects malformed bytes
     CHECK_THAT(message_of([&] { (void)npy::read(file, "layer0.fc1.w", small); }),
                Catch::Contains("weight 'layer0.fc1.w': " + file.string() + ": oversized file: 160 bytes (at most 100)"));
     CHECK(npy::read(file).data == std::vector<double>{1, 2, 3, 4});
+    CHECK((npy::load<xt::xarray<double>>(file) == xt::xarray<double>{{1.0, 2.0}, {3.0, 4.0}}));
     fs::remove(file);
   }
 }

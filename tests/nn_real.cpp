@@ -1,6 +1,6 @@
-// The real-model pieces: JSON reader, TF.js weight reader, SentencePiece tokenizer, the USE
-// teacher (nn/use.hpp) in doubles and as shares. Cases tagged [real] need the fetched cache
-// (cmake/fetch_data.sh); CTest runs them as the test nn_real, after the fixture data.fetch.
+// The real-model pieces: the JSON and TF.js weight readers (io/), the SentencePiece tokenizer
+// (text/), the USE teacher (nn/use.hpp) in doubles and as shares. Cases tagged [real] need the
+// fetched cache (cmake/fetch_data.sh); CTest runs them as the test nn_real, after data.fetch.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -19,9 +19,9 @@
 
 #include <xtensor/xarray.hpp>
 
-#include <secformer/nn/json.hpp>
-#include <secformer/nn/tfjs.hpp>
-#include <secformer/nn/tokenizer.hpp>
+#include <secformer/io/json.hpp>
+#include <secformer/io/tfjs.hpp>
+#include <secformer/text/sentencepiece.hpp>
 #include <secformer/nn/use.hpp>
 #include <secformer/protocols/suite.hpp>
 #include <secformer/run.hpp>
@@ -30,7 +30,9 @@
 
 namespace sf = secformer;
 namespace nn = secformer::nn;
-namespace json = secformer::nn::json;
+namespace json = secformer::io::json;
+namespace tfjs = secformer::io::tfjs;
+namespace text = secformer::text;
 
 namespace {
 
@@ -68,7 +70,7 @@ double cosine(const xt::xarray<double>& a, const xt::xarray<double>& b) {
 
 // ================================================================================================
 
-TEST_CASE("json: a strict reader", "[nn][json]") {
+TEST_CASE("json: a strict reader", "[io][json]") {
   const auto v = json::parse(R"( {"a": [1, -2.5e-1, true, null], "s": "x\"\\\/\n\u00e9\ud83d\ude00", "o": {}} )");
   CHECK(v.at("a").at(0).as_int() == 1);
   CHECK(v.at("a").at(1).as_number() == -0.25);
@@ -100,7 +102,7 @@ TEST_CASE("json: a strict reader", "[nn][json]") {
   CHECK(error_of([] { (void)json::parse_file("/nonexistent/model.json"); }).find("run cmake/fetch_data.sh") != std::string::npos);
 }
 
-TEST_CASE("tfjs: weight manifest and shards", "[nn][tfjs]") {
+TEST_CASE("tfjs: weight manifest and shards", "[io][tfjs]") {
   const auto dir = temp_dir("tfjs");
   auto manifest = [](const std::string& dtype, const std::string& shards) {
     return R"({"modelTopology": {"node": [{"name": "w", "op": "Const"}]}, "weightsManifest": [{"paths": [)" + shards +
@@ -113,44 +115,44 @@ TEST_CASE("tfjs: weight manifest and shards", "[nn][tfjs]") {
   write(dir / "s1", bytes.substr(0, 10));
   write(dir / "s2", bytes.substr(10));
   write(dir / "model.json", manifest("float32", R"("s1", "s2")"));
-  const auto m = nn::tfjs::Model::load(dir);
-  const auto w = m.tensor("w", {2, 3});
+  const auto m = tfjs::Model::load(dir);
+  const auto w = m.tensor<xt::xarray<double>>("w", {2, 3});
   CHECK(w(0, 1) == -2.0);
   CHECK(w(1, 2) == 6.0);
   CHECK(m.ints("k") == std::vector<std::int32_t>{7, -1});
   CHECK(m.nodes().size() == 1);
-  CHECK(error_of([&] { (void)m.tensor("w", {3, 2}); }).find("has shape [2, 3], expected [3, 2]") != std::string::npos);
-  CHECK(error_of([&] { (void)m.tensor("nope", {1}); }).find("no weight 'nope'") != std::string::npos);
+  CHECK(error_of([&] { (void)m.tensor<xt::xarray<double>>("w", {3, 2}); }).find("has shape [2, 3], expected [3, 2]") != std::string::npos);
+  CHECK(error_of([&] { (void)m.tensor<xt::xarray<double>>("nope", {1}); }).find("no weight 'nope'") != std::string::npos);
   CHECK(error_of([&] { (void)m.scalar("w"); }).find("not a float32 scalar") != std::string::npos);
 
   // Truncated shard, oversized shard, missing shard, unknown dtype, NaN, missing model.json.
   write(dir / "s2", bytes.substr(10, bytes.size() - 14));
-  CHECK(error_of([&] { (void)nn::tfjs::Model::load(dir); }).find("too few for weight 'k'") != std::string::npos);
+  CHECK(error_of([&] { (void)tfjs::Model::load(dir); }).find("too few for weight 'k'") != std::string::npos);
   write(dir / "s2", bytes.substr(10) + "xxxx");
-  CHECK(error_of([&] { (void)nn::tfjs::Model::load(dir); }).find("the manifest 32") != std::string::npos);
+  CHECK(error_of([&] { (void)tfjs::Model::load(dir); }).find("the manifest 32") != std::string::npos);
   std::filesystem::remove(dir / "s2");
-  CHECK(error_of([&] { (void)nn::tfjs::Model::load(dir); }).find("s2 (missing? run cmake/fetch_data.sh)") != std::string::npos);
+  CHECK(error_of([&] { (void)tfjs::Model::load(dir); }).find("s2 (missing? run cmake/fetch_data.sh)") != std::string::npos);
   write(dir / "s2", bytes.substr(10));
   write(dir / "model.json", manifest("float16", R"("s1", "s2")"));
-  CHECK(error_of([&] { (void)nn::tfjs::Model::load(dir); }).find("dtype 'float16'") != std::string::npos);
+  CHECK(error_of([&] { (void)tfjs::Model::load(dir); }).find("dtype 'float16'") != std::string::npos);
   std::string nan_bytes = bytes;
   const float nan = std::nanf("");
   std::memcpy(nan_bytes.data() + 4, &nan, 4);
   write(dir / "s1", nan_bytes.substr(0, 10));
   write(dir / "model.json", manifest("float32", R"("s1", "s2")"));
-  CHECK(error_of([&] { (void)nn::tfjs::Model::load(dir); }).find("NaN or infinity") != std::string::npos);
+  CHECK(error_of([&] { (void)tfjs::Model::load(dir); }).find("NaN or infinity") != std::string::npos);
   std::filesystem::remove(dir / "model.json");
-  CHECK(error_of([&] { (void)nn::tfjs::Model::load(dir); }).find("model.json (missing? run cmake/fetch_data.sh)") != std::string::npos);
+  CHECK(error_of([&] { (void)tfjs::Model::load(dir); }).find("model.json (missing? run cmake/fetch_data.sh)") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("tokenizer: Viterbi over piece scores, unknowns, normalisation", "[nn][tokenizer]") {
+TEST_CASE("tokenizer: Viterbi over piece scores, unknowns, normalisation", "[text][tokenizer]") {
   const std::string W = "\xe2\x96\x81";  // U+2581
   std::vector<std::pair<std::string, double>> v = {{"\xef\xbf\xbd", 0}, {"<s>", 0}, {"</s>", 0}, {"x1", 0}, {"x2", 0}, {"x3", 0}};
   auto add = [&](const std::string& p, double s) { v.emplace_back(p, s); return static_cast<std::int32_t>(v.size() - 1); };
   const auto w_a = add(W + "a", -2), b = add("b", -3), w_ab = add(W + "ab", -4.5), c = add("c", -1), bc = add("bc", -3.5),
              w_ = add(W, -6), fi = add(W + "fi", -2), e_acute = add(W + "\xc3\xa9", -2), A = add(W + "A", -2), dup = add("c", -5);
-  const nn::Tokenizer tok(v);
+  const text::SentencePiece tok(v);
   CHECK(tok.unknown_score() == -16.0);  // lowest score - 10
 
   // Viterbi: "▁ab": ▁ab (-4.5) beats ▁a + b (-5). "▁abc": ▁a + bc and ▁ab + c tie at -5.5 (the
@@ -175,7 +177,7 @@ TEST_CASE("tokenizer: Viterbi over piece scores, unknowns, normalisation", "[nn]
   (void)w_;
   // Reserved pieces never match text.
   CHECK(tok.encode("<s>") != std::vector<std::int32_t>{1});
-  CHECK(error_of([] { (void)nn::Tokenizer({{"a", 0}}, 6); }).find("a vocabulary of 1 pieces") != std::string::npos);
+  CHECK(error_of([] { (void)text::SentencePiece({{"a", 0}}, 6); }).find("a vocabulary of 1 pieces") != std::string::npos);
 }
 
 TEST_CASE("use: the teacher's structure in doubles, the simulation and two parties", "[nn][use]") {
@@ -311,7 +313,7 @@ TEST_CASE("use: the real weights, tokenizer and sanity figures", "[real]") {
                                     (512 * 512 + 512);
   CHECK(graph_weights == 6975744);  // "7.0 M parameters"
   CHECK(parameter_count(w) == graph_weights + 128 * 256 + 256 + 2 * 256);  // + timing rows, the zero segment row, the unused LN
-  const auto tok = nn::Tokenizer::from_vocab_json(dist / "vocab.json");
+  const auto tok = text::SentencePiece::from_vocab_json(dist / "vocab.json");
   CHECK(tok.vocab_size() == 8000);
   auto pieces = [&](const std::string& s) {
     std::vector<std::string> p;

@@ -181,7 +181,7 @@ def student_from(teacher, attn, act):
 
 
 class Tokenizer:
-    """Python twin of include/secformer/nn/tokenizer.hpp (the C++ tokenizer the secure runs use), for
+    """Python twin of include/secformer/text/sentencepiece.hpp (the C++ tokenizer of the secure runs), for
     development and for the agreement check (check.py); training reads the C++ ids when present.
     NFKC (Python's full tables; the C++ covers a subset), ASCII whitespace runs -> one space, trimmed,
     spaces -> U+2581 and one prefixed; per word a Viterbi with the maximum sum of piece scores

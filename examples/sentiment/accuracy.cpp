@@ -37,8 +37,8 @@
 #include <string>
 #include <vector>
 
-#include <secformer/nn/json.hpp>
-#include <secformer/nn/tokenizer.hpp>
+#include <secformer/io/json.hpp>
+#include <secformer/text/sentencepiece.hpp>
 #include <secformer/run.hpp>
 
 #include "classify.hpp"
@@ -294,7 +294,7 @@ int main(int argc, char** argv) try {
     std::vector<Summary> ss;
     std::vector<std::size_t> planned;
     for (const auto& f : merge) {
-      const auto doc = nn::json::parse_file(f);
+      const auto doc = sf::io::json::parse_file(f);
       for (const auto& r : doc.at("rows").as_array()) {
         Summary s;
         s.n = static_cast<std::size_t>(r.at("n").as_int());
@@ -318,7 +318,7 @@ int main(int argc, char** argv) try {
           << ", \"rounds_per_review\": " << fmt("%.1f", s.rounds) << ", \"online_bytes_sent_p0_per_review\": " << fmt("%.0f", s.bytes)
           << ", \"dealer_bytes_p1_per_review\": " << fmt("%.0f", s.dealer) << failure_fields(s);
         if (const auto* v = r.find("truncation_forecast_by_tag"))
-          o << forecast_tags_field(v->as_object(), [](const nn::json::Value& x) { return x.as_number(); });
+          o << forecast_tags_field(v->as_object(), [](const sf::io::json::Value& x) { return x.as_number(); });
         o << "}";
         js.push_back(o.str());
       }
@@ -344,7 +344,7 @@ int main(int argc, char** argv) try {
   }
   if (need > split_idx.size()) throw sf::usage_error("accuracy: only " + std::to_string(split_idx.size()) + " held-out reviews in " + split_file.string());
   const auto dist = cache / "use" / "package" / "dist";
-  const auto tok = nn::Tokenizer::from_vocab_json(dist / "vocab.json");
+  const auto tok = sf::text::SentencePiece::from_vocab_json(dist / "vocab.json");
   const auto all = imdb::load_reviews(cache / "imdb" / "package" / "reviews.json");
   Data d;
   for (std::size_t i = 0; i < need; ++i) {

@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <secformer/io/npy.hpp>
 #include <secformer/nn/use.hpp>
 #include <secformer/protocols/suite.hpp>
 
@@ -154,7 +155,7 @@ inline Model load_teacher(const fs::path& cache, const fs::path& hf) {
   Model m;
   m.kind = Kind::teacher;
   m.w = nn::load_use(cache / "use" / "package" / "dist", &m.cfg);
-  const auto a = nn::npy::read(hf, "classifier.w");
+  const auto a = sf::io::npy::read(hf, "classifier.w");
   if (a.shape != std::vector<std::size_t>{m.cfg.hidden, 2}) throw sf::usage_error(hf.string() + ": classifier.w is not 512 x 2");
   m.head.w = Tensor(a.shape);
   std::copy(a.data.begin(), a.data.end(), m.head.w.begin());
@@ -185,7 +186,7 @@ inline Model load_student_export(Kind k, const fs::path& folder, const Model& te
   opt.skip = skip_embedding;
   m.w = nn::load_bundle(nn::shapes::use(m.cfg), folder, opt);
   m.w.emb = teacher.w.emb;
-  const auto a = nn::npy::read(folder / "classifier.w.npy", "classifier.w");
+  const auto a = sf::io::npy::read(folder / "classifier.w.npy", "classifier.w");
   if (a.shape != std::vector<std::size_t>{m.cfg.hidden, 2}) throw sf::usage_error(folder.string() + ": classifier.w is not 512 x 2");
   m.head.w = Tensor(a.shape);
   std::copy(a.data.begin(), a.data.end(), m.head.w.begin());

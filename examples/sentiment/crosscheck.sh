@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The teacher's cross-check (CTest example.sentiment_crosscheck):
-#   1. use_teacher embeds a few sentences in C++ (nn/use.hpp, nn/tokenizer.hpp), with their ids;
+#   1. use_teacher embeds a few sentences in C++ (nn/use.hpp, text/sentencepiece.hpp) with their ids;
 #   2. tfjs_reference.py tokenizes them independently (ids must be equal) and runs the original
 #      TF.js graph node by node in numpy, alone and as one padded batch: cosine >= 0.999 each;
 #   3. use_tokenize writes the IMDB token files; tfjs_reference.py check-tokens compares them with

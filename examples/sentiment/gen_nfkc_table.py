@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Prints the NFKC tables of include/secformer/nn/tokenizer.hpp from Python's unicodedata (the
+"""Prints the NFKC tables of include/secformer/text/sentencepiece.hpp from Python's unicodedata (the
 Unicode Character Database): (1) code point -> NFKC of that single code point, for the blocks the
 C++ tokenizer covers (Latin-1 Supplement, Latin Extended-A/B, General Punctuation, super- and
 subscripts, currency, letterlike symbols, number forms, arrows' start, enclosed alphanumerics,

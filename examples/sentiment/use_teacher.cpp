@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include <secformer/nn/json.hpp>
-#include <secformer/nn/tokenizer.hpp>
+#include <secformer/io/json.hpp>
+#include <secformer/text/sentencepiece.hpp>
 #include <secformer/nn/use.hpp>
 
 #include "imdb.hpp"
@@ -67,7 +67,7 @@ int main(int argc, char** argv) try {
   const auto t0 = std::chrono::steady_clock::now();
   nn::UseConfig cfg;
   const auto w = nn::load_use(dist, &cfg);
-  const auto tok = nn::Tokenizer::from_vocab_json(dist / "vocab.json");
+  const auto tok = secformer::text::SentencePiece::from_vocab_json(dist / "vocab.json");
   const nn::Use<nn::PlainRepr> model(w, cfg);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string cmd = args[0];

@@ -1,4 +1,4 @@
-// use_tokenize: tokenizes all IMDB reviews with the C++ tokenizer (nn/tokenizer.hpp) so that
+// use_tokenize: tokenizes all IMDB reviews with the C++ tokenizer (text/sentencepiece.hpp) so that
 // Python training (examples/distill/) sees EXACTLY the ids the C++ teacher and the secure model see.
 //
 //   use_tokenize [--cache DIR] [--max-tokens 128]          (DIR defaults to ./cache)
@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include <secformer/nn/tokenizer.hpp>
+#include <secformer/text/sentencepiece.hpp>
 
 #include "imdb.hpp"
 
@@ -38,7 +38,7 @@ int main(int argc, char** argv) try {
   }
   if (max_tokens == 0 || max_tokens > 128) throw secformer::usage_error("use_tokenize: --max-tokens must be in 1..128 (the graph's limit)");
   const auto t0 = std::chrono::steady_clock::now();
-  const auto tok = secformer::nn::Tokenizer::from_vocab_json(cache / "use" / "package" / "dist" / "vocab.json");
+  const auto tok = secformer::text::SentencePiece::from_vocab_json(cache / "use" / "package" / "dist" / "vocab.json");
   const auto reviews = imdb::load_reviews(cache / "imdb" / "package" / "reviews.json");
   const auto t1 = std::chrono::steady_clock::now();
   const std::size_t n = reviews.size();

@@ -1,4 +1,4 @@
-// libFuzzer target: the .npy parser (nn::npy::parse) on arbitrary bytes. Every input must either parse
+// libFuzzer target: the .npy parser (io::npy::parse) on arbitrary bytes. Every input must either parse
 // into a consistent array or throw secformer::usage_error; anything else (a crash, a sanitizer report,
 // another exception type, an inconsistent result) is a finding. Built and run by tests/fuzz/run.sh.
 #include <cmath>
@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <span>
 
-#include <secformer/nn/weights.hpp>
+#include <secformer/io/npy.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  namespace npy = secformer::nn::npy;
+  namespace npy = secformer::io::npy;
   npy::Limits lim;
   lim.max_header_bytes = 4096;
   try {

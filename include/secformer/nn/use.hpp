@@ -47,10 +47,10 @@
 #include <xtensor/xview.hpp>
 
 #include "../config.hpp"
+#include "../io/tfjs.hpp"
 #include "combinators.hpp"
 #include "layers.hpp"
 #include "ops.hpp"
-#include "tfjs.hpp"
 #include "weights.hpp"
 
 namespace secformer::nn {
@@ -92,9 +92,11 @@ inline UseParams<ShapeRepr> use(const UseConfig& c = {}) {
 }
 }  // namespace shapes
 
-/// The graph's weights in the library's bundle (names, shapes and constants checked).
+/// The graph's weights in the library's bundle (names, shapes and constants checked). The bytes
+/// are read by io/tfjs.hpp; this mapping of graph names onto UseParams is model code (it needs the
+/// bundle types), so it stays with the model.
 inline UseParams<PlainRepr> load_use(const std::filesystem::path& dir, UseConfig* cfg_out = nullptr) {
-  const auto m = tfjs::Model::load(dir);
+  const auto m = io::tfjs::Model::load(dir);
   const std::string enc = "module_apply_default/Encoder_en/KonaTransformer/Encode/";
   const std::string stack = enc + "TransformerStack/";
   UseConfig c;
@@ -105,9 +107,9 @@ inline UseParams<PlainRepr> load_use(const std::filesystem::path& dir, UseConfig
   UseParams<PlainRepr> w;
   // The graph adds the looked-up rows twice: Layer_0/add = Scatter(E[id]) + Scatter(Gather(Scatter(E[id])) + timing),
   // i.e. x = 2 E[id] + timing. The factor 2 is folded into the table.
-  w.emb.token = 2.0 * m.tensor("module/Embeddings_en", {c.vocab, c.embed});
+  w.emb.token = 2.0 * m.tensor<Tensor>("module/Embeddings_en", {c.vocab, c.embed});
   // Timing signal: [sin(p w), cos(p w)] with the stored frequencies w (1 x embed/2).
-  const auto freq = m.tensor(stack + "Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1", {1, c.embed / 2});
+  const auto freq = m.tensor<Tensor>(stack + "Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1", {1, c.embed / 2});
   w.emb.position = Tensor(std::vector<std::size_t>{c.max_tokens, c.embed});
   for (std::size_t p = 0; p < c.max_tokens; ++p)
     for (std::size_t i = 0; i < c.embed / 2; ++i) {
@@ -118,30 +120,30 @@ inline UseParams<PlainRepr> load_use(const std::filesystem::path& dir, UseConfig
   w.emb.segment = xt::zeros<double>(std::vector<std::size_t>{1, c.embed});
   w.emb.ln.gamma = xt::ones<double>(std::vector<std::size_t>{c.embed});
   w.emb.ln.beta = xt::zeros<double>(std::vector<std::size_t>{c.embed});
-  w.proj.w = m.tensor(enc + "Layer_0/TransformerLayer/dense/kernel/ConcatPartitions/concat", {c.embed, c.hidden});
-  w.proj.b = m.tensor(enc + "Layer_0/TransformerLayer/dense/bias/ConcatPartitions/concat", {c.hidden});
+  w.proj.w = m.tensor<Tensor>(enc + "Layer_0/TransformerLayer/dense/kernel/ConcatPartitions/concat", {c.embed, c.hidden});
+  w.proj.b = m.tensor<Tensor>(enc + "Layer_0/TransformerLayer/dense/bias/ConcatPartitions/concat", {c.hidden});
 
   for (std::size_t l = 0; l < c.layers; ++l) {
     const std::size_t in = l == 0 ? c.embed : c.hidden, d = c.hidden;
     const std::string L = "Layer_" + std::to_string(l) + "/TransformerLayer/";
     const std::string v = enc + L, mha = "module/Encoder_en/KonaTransformer/Encode/" + L + "MultiheadAttention/";
     auto ln = [&](const std::string& pre, std::size_t n) {
-      return NormParams<PlainRepr>{m.tensor(v + pre + "layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", {n}),
-                                   m.tensor(v + pre + "layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", {n})};
+      return NormParams<PlainRepr>{m.tensor<Tensor>(v + pre + "layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", {n}),
+                                   m.tensor<Tensor>(v + pre + "layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", {n})};
     };
     UseBlockParams<PlainRepr> b;
     b.ln_attn = ln("", in);
-    b.attn.wqkv = m.tensor(mha + "qkv_transform_single/kernel/part_0", {1, 1, in, 3 * in});
+    b.attn.wqkv = m.tensor<Tensor>(mha + "qkv_transform_single/kernel/part_0", {1, 1, in, 3 * in});
     b.attn.wqkv.reshape({in, 3 * in});
-    b.attn.bqkv = m.tensor(v + "MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat", {3 * in});
-    b.attn.wo = m.tensor(mha + "output_transform_single/kernel/part_0", {1, 1, in, d});
+    b.attn.bqkv = m.tensor<Tensor>(v + "MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat", {3 * in});
+    b.attn.wo = m.tensor<Tensor>(mha + "output_transform_single/kernel/part_0", {1, 1, in, d});
     b.attn.wo.reshape({in, d});
-    b.attn.bo = m.tensor(v + "MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat", {d});
+    b.attn.bo = m.tensor<Tensor>(v + "MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat", {d});
     b.ln_ffn = ln("FFN/", d);
-    b.fc1.w = m.tensor(stack + L + "FFN/conv1/Tensordot/Reshape_1", {d, c.ffn});
-    b.fc1.b = m.tensor(v + "FFN/conv1/bias/ConcatPartitions/concat", {c.ffn});
-    b.fc2.w = m.tensor(stack + L + "FFN/conv2/Tensordot/Reshape_1", {c.ffn, d});
-    b.fc2.b = m.tensor(v + "FFN/conv2/bias/ConcatPartitions/concat", {d});
+    b.fc1.w = m.tensor<Tensor>(stack + L + "FFN/conv1/Tensordot/Reshape_1", {d, c.ffn});
+    b.fc1.b = m.tensor<Tensor>(v + "FFN/conv1/bias/ConcatPartitions/concat", {c.ffn});
+    b.fc2.w = m.tensor<Tensor>(stack + L + "FFN/conv2/Tensordot/Reshape_1", {c.ffn, d});
+    b.fc2.b = m.tensor<Tensor>(v + "FFN/conv2/bias/ConcatPartitions/concat", {d});
     // The graph scales q by a stored constant; Attention scales the scores by 1/sqrt(d_head).
     const double scale = m.scalar(stack + L + "MultiheadAttention/mul/y"), dh = static_cast<double>(in / c.heads);
     if (std::abs(scale * std::sqrt(dh) - 1.0) > 1e-6)
@@ -152,8 +154,8 @@ inline UseParams<PlainRepr> load_use(const std::filesystem::path& dir, UseConfig
       throw usage_error("secformer: use: layer " + std::to_string(l) + ": q/k/v split is not 3 x " + std::to_string(in));
     w.layer.push_back(std::move(b));
   }
-  w.final_layer.w = m.tensor("module/Encoder_en/hidden_layers/tanh_layer_0/weights", {c.hidden, c.hidden});
-  w.final_layer.b = m.tensor("module/Encoder_en/hidden_layers/tanh_layer_0/bias", {c.hidden});
+  w.final_layer.w = m.tensor<Tensor>("module/Encoder_en/hidden_layers/tanh_layer_0/weights", {c.hidden, c.hidden});
+  w.final_layer.b = m.tensor<Tensor>("module/Encoder_en/hidden_layers/tanh_layer_0/bias", {c.hidden});
   if (cfg_out) *cfg_out = c;
   return w;
 }

@@ -1,7 +1,7 @@
-// secformer/nn/tokenizer.hpp: a SentencePiece unigram tokenizer over a [piece, score] vocabulary
+// secformer/text/sentencepiece.hpp: a SentencePiece unigram tokenizer over [piece, score] pieces
 // (the Universal Sentence Encoder's dist/vocab.json: 8000 pieces, "\u2581" marks a word start).
 //
-//   auto tok = Tokenizer::from_vocab_json(dir / "vocab.json");
+//   auto tok = SentencePiece::from_vocab_json(dir / "vocab.json");
 //   std::vector<std::int32_t> ids = tok.encode("I loved this movie", 128);
 //
 // encode(text, max_tokens):
@@ -44,9 +44,9 @@
 #include <vector>
 
 #include "../config.hpp"
-#include "json.hpp"
+#include "../io/json.hpp"
 
-namespace secformer::nn {
+namespace secformer::text {
 
 namespace detail::unicode {
 
@@ -318,12 +318,12 @@ inline std::u32string nfkc(const std::u32string& in) {
 
 }  // namespace detail::unicode
 
-class Tokenizer {
+class SentencePiece {
  public:
   static constexpr char32_t word_mark = U'\u2581';
 
   /// pieces[id] = (piece, score); ids below `reserved` never match text.
-  explicit Tokenizer(std::vector<std::pair<std::string, double>> pieces, std::size_t reserved = 6) : pieces_(std::move(pieces)), reserved_(reserved) {
+  explicit SentencePiece(std::vector<std::pair<std::string, double>> pieces, std::size_t reserved = 6) : pieces_(std::move(pieces)), reserved_(reserved) {
     if (pieces_.size() <= reserved_) throw usage_error("secformer: tokenizer: a vocabulary of " + std::to_string(pieces_.size()) + " pieces");
     double lo = 0;
     for (std::size_t id = reserved_; id < pieces_.size(); ++id) {
@@ -341,15 +341,15 @@ class Tokenizer {
   }
 
   /// dist/vocab.json: [[piece, score], ...] (score may be null: 0).
-  static Tokenizer from_vocab_json(const std::filesystem::path& file, std::size_t reserved = 6) {
-    const json::Value doc = json::parse_file(file);
+  static SentencePiece from_vocab_json(const std::filesystem::path& file, std::size_t reserved = 6) {
+    const io::json::Value doc = io::json::parse_file(file);
     std::vector<std::pair<std::string, double>> pieces;
     for (const auto& e : doc.as_array()) {
       const auto& a = e.as_array();
       if (a.size() != 2) throw usage_error("secformer: tokenizer: " + file.string() + ": entry " + std::to_string(pieces.size()) + " is not [piece, score]");
       pieces.emplace_back(a[0].as_string(), a[1].is_null() ? 0.0 : a[1].as_number());
     }
-    return Tokenizer(std::move(pieces), reserved);
+    return SentencePiece(std::move(pieces), reserved);
   }
 
   /// NFKC (subset), whitespace collapsed, spaces as U+2581 with one prefixed (empty text: empty).
@@ -430,4 +430,4 @@ class Tokenizer {
   double unk_score_ = -10;
 };
 
-}  // namespace secformer::nn
+}  // namespace secformer::text

@@ -1,4 +1,4 @@
-// secformer/nn/json.hpp: a minimal, strict JSON reader (RFC 8259) for the model and data files
+// secformer/io/json.hpp: a minimal, strict JSON reader (RFC 8259) for the model and data files
 // (TF.js model.json, a SentencePiece vocabulary, the IMDB reviews). No dependency.
 //
 //   json::Value v = json::parse(text, "model.json");   // throws usage_error naming the source,
@@ -28,7 +28,7 @@
 
 #include "../config.hpp"
 
-namespace secformer::nn::json {
+namespace secformer::io::json {
 
 struct Value;
 using Array = std::vector<Value>;
@@ -284,4 +284,4 @@ inline std::string read_file(const std::filesystem::path& file) {
 
 inline Value parse_file(const std::filesystem::path& file) { return parse(read_file(file), file.string()); }
 
-}  // namespace secformer::nn::json
+}  // namespace secformer::io::json

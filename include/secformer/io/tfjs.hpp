@@ -1,8 +1,9 @@
-// secformer/nn/tfjs.hpp: reads a TensorFlow.js graph model (model.json + binary weight shards).
+// secformer/io/tfjs.hpp: reads a TensorFlow.js graph model (model.json + binary weight shards).
 //
 //   auto m = tfjs::Model::load(dir);        // dir/model.json and the shards it names
-//   m.tensor(name, {rows, cols})            // a float32/int32 weight as Tensor (doubles), shape
-//                                           // checked (size-1 axes are NOT squeezed: give them)
+//   m.tensor<A>(name, {rows, cols})         // a float32/int32 weight as doubles in an array type A
+//                                           // built from a shape (e.g. nn::Tensor); shape checked
+//                                           // (size-1 axes are NOT squeezed: give them)
 //   m.scalar(name), m.ints(name)            // a 0-d float constant, an int32 constant's values
 //   m.nodes()                               // modelTopology.node (a json::Array), for inspection
 //
@@ -15,6 +16,7 @@
 // an unknown weight name, a shape other than the expected one.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -26,12 +28,10 @@
 #include <utility>
 #include <vector>
 
-#include <xtensor/xarray.hpp>
-
 #include "../config.hpp"
 #include "json.hpp"
 
-namespace secformer::nn::tfjs {
+namespace secformer::io::tfjs {
 
 struct Weight {
   std::string name;
@@ -114,12 +114,14 @@ class Model {
   }
   bool has(const std::string& name) const { return index_.count(name) != 0; }
 
-  /// A weight as doubles, its shape checked against `shape`.
-  xt::xarray<double> tensor(const std::string& name, const std::vector<std::size_t>& shape) const {
+  /// A weight as doubles, its shape checked against `shape`, in an array type A constructible from
+  /// the shape with contiguous row-major storage at out.data() (e.g. xt::xarray<double>).
+  template <class A>
+  A tensor(const std::string& name, const std::vector<std::size_t>& shape) const {
     const Weight& w = weight(name);
     if (w.shape != shape)
       throw usage_error("secformer: tfjs: weight '" + name + "' has shape " + detail::dims(w.shape) + ", expected " + detail::dims(shape));
-    xt::xarray<double> out(shape);
+    A out(shape);
     if (w.dtype == "float32") std::copy(w.f32.begin(), w.f32.end(), out.data());
     else std::copy(w.i32.begin(), w.i32.end(), out.data());
     return out;
@@ -148,4 +150,4 @@ class Model {
   std::unordered_map<std::string, std::size_t> index_;
 };
 
-}  // namespace secformer::nn::tfjs
+}  // namespace secformer::io::tfjs
