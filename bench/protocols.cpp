@@ -238,13 +238,13 @@ int main(int argc, char** argv) {
   // GeLU on N(0, 4) inputs, the paper's 100x100 and BERT-base's 128x3072.
   for (auto shape : {std::vector<std::size_t>{100, 100}, std::vector<std::size_t>{128, 3072}}) {
     const auto x = d.normal_array(shape, 2.0);
-    add(g, o, "gelu", "SecFormerGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<>>(s, c); });
+    add(g, o, "gelu", "SecFormerGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu>(s, c); });
     add(g, o, "gelu", "SecFormerGelu(paper beta)", x, gelu_ref, "exact GeLU",
-        [](auto s, auto& c) { return sf::gelu<sf::SecFormerGelu<sf::PaperErf<1700>>>(s, c); });
-    add(g, o, "gelu", "PumaGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::PumaGelu<>>(s, c); });
+        [](auto s, auto& c) { return sf::gelu<sf::BasicSecFormerGelu<sf::PaperErf<1700>>>(s, c); });
+    add(g, o, "gelu", "PumaGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::PumaGelu>(s, c); });
     add(g, o, "gelu", "QuadGelu(MPCFormer)", x, [](const xt::xarray<double>& v) { return map(v, [](double t) { return sf::QuadGelu::approx(t); }); },
         "its own quadratic", [](auto s, auto& c) { return sf::gelu<sf::QuadGelu>(s, c); });
-    add(g, o, "gelu", "CrypTenGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::CrypTenGelu<>>(s, c); });
+    add(g, o, "gelu", "CrypTenGelu", x, gelu_ref, "exact GeLU", [](auto s, auto& c) { return sf::gelu<sf::CrypTenGelu>(s, c); });
     run_group(o, g, rows);
   }
 

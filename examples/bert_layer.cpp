@@ -116,9 +116,9 @@ int main(int argc, char** argv) try {
   const xt::xarray<double>* m = a.pad ? &mask : nullptr;
 
   // The suite Basic<> names no policies: the layers use the library defaults (SecFormer's).
-  using Gelu = nn::gelu_policy_t<nn::FromSuite, nn::PlainContext<>>;
-  using Softmax = nn::softmax_policy_t<nn::FromSuite, nn::PlainContext<>>;
-  using Norm = nn::layernorm_policy_t<nn::FromSuite, nn::PlainContext<>>;
+  using Gelu = nn::gelu_policy_t<void, nn::PlainContext<>>;
+  using Softmax = nn::softmax_policy_t<void, nn::PlainContext<>>;
+  using Norm = nn::layernorm_policy_t<void, nn::PlainContext<>>;
   constexpr int documented = nn::encoder_layer_rounds<Softmax, Gelu, Norm>();
 
   std::cout << "secure BERT encoder layer: hidden " << a.hidden << ", " << a.heads << " heads, FFN " << a.ffn << ", " << a.tokens

@@ -35,7 +35,7 @@ namespace {
 
 /// The SecFormer configuration, spelled out (protocols/suite.hpp's SecFormerSuite has this shape).
 struct TestSuite {
-  using gelu = sf::SecFormerGelu<>;
+  using gelu = sf::SecFormerGelu;
   using softmax = sf::Quad2Softmax;
   using layernorm = sf::SecFormerLayerNorm;
   using compare = sf::MaskedCompare<>;
@@ -421,7 +421,7 @@ auto two_width_model(const TwoWidthParams<R>& p) {
   using namespace nn;
   return sequential(encoder_layer(p.narrow, 2),
                     residual(sequential(Linear<R>(p.up1), Activation<Relu<>>{}, Linear<R>(p.up2)), Linear<R>(p.shortcut)), Norm<R>(p.ln),
-                    encoder_layer<sf::Quad2Softmax, sf::PumaGelu<>>(p.wide, 3));
+                    encoder_layer<sf::Quad2Softmax, sf::PumaGelu>(p.wide, 3));
 }
 }  // namespace
 
@@ -456,7 +456,7 @@ TEST_CASE("nn: combinators build a model whose layers differ in width", "[nn][co
   // The explicit policies are the ones that ran: the narrow block's GeLU from the suite, PUMA's in
   // the wide block, ReLU in the widening block.
   for (const auto& c : tp.stats) {
-    CHECK(c["gelu"].rounds == static_cast<std::uint64_t>(TestSuite::gelu::online_rounds + sf::PumaGelu<>::online_rounds));
+    CHECK(c["gelu"].rounds == static_cast<std::uint64_t>(TestSuite::gelu::online_rounds + sf::PumaGelu::online_rounds));
     CHECK(c["relu"].rounds == static_cast<std::uint64_t>(sf::MaskedCompare<>::relu_rounds<sf::Z2k<64>>));
   }
 
@@ -661,10 +661,10 @@ TEST_CASE("range checks: every approximation with a documented input range throw
     constexpr double b = P::template input_bound<sf::Z2k<64>, 16>;
     check_range(name, -b, b, [](const auto& x, auto& ctx) { return sf::gelu<P>(x, ctx); });
   };
-  gelu.operator()<sf::SecFormerGelu<>>("SecFormerGelu");
-  gelu.operator()<sf::PumaGelu<>>("PumaGelu");
+  gelu.operator()<sf::SecFormerGelu>("SecFormerGelu");
+  gelu.operator()<sf::PumaGelu>("PumaGelu");
   gelu.operator()<sf::QuadGelu>("QuadGelu");
-  gelu.operator()<sf::CrypTenGelu<>>("CrypTenGelu");
+  gelu.operator()<sf::CrypTenGelu>("CrypTenGelu");
   using Tanh = nn::SigmoidTanh<sf::MaskedCompare<>>;
   check_range("SigmoidTanh", -Tanh::input_bound, Tanh::input_bound, [](const auto& x, auto& ctx) { return nn::tanh<Tanh>(x, ctx); });
   check_range("MaskedCompare<31> (|x| < 2^31 ring units)", -32767.0, 32767.0, [](const auto& x, auto& ctx) { return sf::ltz<sf::MaskedCompare<31>>(x, ctx); });

@@ -254,14 +254,14 @@ TEST_CASE("Pi_Sin: the opened angle is uniform over the ring whatever the input"
 // ----------------------------------------------------------------------------------------------------
 TEST_CASE("GeLU approximations in double precision: the erf series, the threshold T and the baselines", "[protocols][gelu]") {
   // SecFormer's own series (protocols.md section 4) at the paper's T, 2.0 and the reference code's T.
-  const double p17 = max_exact_error(&sf::SecFormerGelu<sf::PaperErf<1700>>::approx, -8, 8);
-  const double p20 = max_exact_error(&sf::SecFormerGelu<sf::PaperErf<2000>>::approx, -8, 8);
-  const double p25 = max_exact_error(&sf::SecFormerGelu<sf::PaperErf<2500>>::approx, -8, 8);
+  const double p17 = max_exact_error(&sf::BasicSecFormerGelu<sf::PaperErf<1700>>::approx, -8, 8);
+  const double p20 = max_exact_error(&sf::BasicSecFormerGelu<sf::PaperErf<2000>>::approx, -8, 8);
+  const double p25 = max_exact_error(&sf::BasicSecFormerGelu<sf::PaperErf<2500>>::approx, -8, 8);
   // The series refitted on [-T, T] (bench/fit_erf_series.py).
-  const double f17 = max_exact_error(&sf::SecFormerGelu<sf::FittedErf<1700>>::approx, -8, 8);
-  const double f20 = max_exact_error(&sf::SecFormerGelu<sf::FittedErf<2000>>::approx, -8, 8);
-  const double f23 = max_exact_error(&sf::SecFormerGelu<sf::FittedErf<2300>>::approx, -8, 8);
-  const double f25 = max_exact_error(&sf::SecFormerGelu<sf::FittedErf<2500>>::approx, -8, 8);
+  const double f17 = max_exact_error(&sf::BasicSecFormerGelu<sf::FittedErf<1700>>::approx, -8, 8);
+  const double f20 = max_exact_error(&sf::BasicSecFormerGelu<sf::FittedErf<2000>>::approx, -8, 8);
+  const double f23 = max_exact_error(&sf::BasicSecFormerGelu<sf::FittedErf<2300>>::approx, -8, 8);
+  const double f25 = max_exact_error(&sf::BasicSecFormerGelu<sf::FittedErf<2500>>::approx, -8, 8);
   INFO("max error on [-8, 8]: paper series T = 1.7: " << p17 << ", 2.0: " << p20 << ", 2.5: " << p25 << "; fitted T = 1.7: " << f17
                                                       << ", 2.0: " << f20 << ", 2.3: " << f23 << ", 2.5: " << f25);
   CHECK(p17 == Approx(0.0195).margin(5e-4));
@@ -272,7 +272,7 @@ TEST_CASE("GeLU approximations in double precision: the erf series, the threshol
   CHECK(f23 == Approx(0.00216).margin(1e-4));
   CHECK(f25 == Approx(0.00385).margin(1e-4));
   for (double e : {p17, p20, p25, f17, f20, f25}) CHECK(f23 < e);
-  static_assert(std::is_same_v<sf::SecFormerGelu<>, sf::SecFormerGelu<sf::FittedErf<2300>>>, "the default series is the most accurate");
+  static_assert(std::is_same_v<sf::SecFormerGelu, sf::BasicSecFormerGelu<sf::FittedErf<2300>>>, "the default series is the most accurate");
   // The refit costs nothing: the coefficients' sum (which scales the sines' rounding) stays below 2.3
   // (SecFormer's: 2.10).
   for (const auto& beta : {sf::FittedErf<1700>::beta, sf::FittedErf<2000>::beta, sf::FittedErf<2300>::beta, sf::FittedErf<2500>::beta}) {
@@ -286,16 +286,16 @@ TEST_CASE("GeLU approximations in double precision: the erf series, the threshol
   const auto n1 = d.normal_array({200000}, 1.0);
   double bias_paper = 0, bias_fit = 0;
   for (double v : n1) {
-    bias_paper += sf::SecFormerGelu<sf::PaperErf<1700>>::approx(v) - sf::gelu_exact(v);
-    bias_fit += sf::SecFormerGelu<>::approx(v) - sf::gelu_exact(v);
+    bias_paper += sf::BasicSecFormerGelu<sf::PaperErf<1700>>::approx(v) - sf::gelu_exact(v);
+    bias_fit += sf::SecFormerGelu::approx(v) - sf::gelu_exact(v);
   }
   bias_paper /= static_cast<double>(n1.size());
   bias_fit /= static_cast<double>(n1.size());
   INFO("mean error on N(0, 1): paper " << bias_paper << ", default " << bias_fit);
   CHECK(bias_paper == Approx(0.0042).margin(2e-4));
   CHECK(std::abs(bias_fit) <= 1e-3);
-  CHECK(max_exact_error(&sf::PumaGelu<>::approx, -8, 8) == Approx(0.0199).margin(5e-4));
-  CHECK(max_exact_error(&sf::CrypTenGelu<>::approx, -8, 8) <= 0.01);
+  CHECK(max_exact_error(&sf::PumaGelu::approx, -8, 8) == Approx(0.0199).margin(5e-4));
+  CHECK(max_exact_error(&sf::CrypTenGelu::approx, -8, 8) <= 0.01);
   CHECK(sf::QuadGelu::approx(0.0) - sf::gelu_exact(0.0) == 0.5);  // the documented non-approximation
 }
 
@@ -303,7 +303,7 @@ TEST_CASE("GeLU policies on N(0, 4) inputs and on grids over their ranges, two-p
   TestData d(61);
   const auto normal = d.normal_array({128, 256}, 2.0);  // N(0, 4): standard deviation 2
   SECTION("SecFormerGelu: the targets (max <= 0.06, p99 <= 0.02 against exact GeLU on N(0, 4))") {
-    using G = sf::SecFormerGelu<>;
+    using G = sf::SecFormerGelu;
     const double tx = G::threshold * std::sqrt(2.0);
     const double jump = std::abs(G::approx(tx) - G::approx(std::nextafter(tx, 0.0)));
     CHECK(jump == Approx(0.0032).margin(1e-4));  // 0.5 T sqrt 2 (1 - f(T))
@@ -322,38 +322,38 @@ TEST_CASE("GeLU policies on N(0, 4) inputs and on grids over their ranges, two-p
     CHECK(G::online_rounds == 3);
     // The separate structure (comparisons read the whole value, products opened in one more round)
     // remains available: MaskedCompare<31> has two final children, so it is not fused.
-    using Wide = sf::SecFormerGelu<sf::FittedErf<2300>, sf::MaskedCompare<31>, 16>;
+    using Wide = sf::BasicSecFormerGelu<sf::FittedErf<2300>, sf::MaskedCompare<31>, 16>;
     STATIC_REQUIRE(!Wide::fused<sf::Fixed<16>, sf::Z2k<64>>);
     check_policy<Wide, Ring64>("SecFormer (separate) N(0,4)", 76, normal, {5e-4, 2e-5, 0.0023, 5e-4});
     CHECK(Wide::online_rounds == 4);
     CHECK(Wide::input_bound<> == 32760.0);
   }
-  SECTION("SecFormerGelu<PaperErf<1700>>: SecFormer's own series, the same protocol") {
-    using G = sf::SecFormerGelu<sf::PaperErf<1700>>;
+  SECTION("BasicSecFormerGelu<PaperErf<1700>>: SecFormer's own series, the same protocol") {
+    using G = sf::BasicSecFormerGelu<sf::PaperErf<1700>>;
     const double tx = G::threshold * std::sqrt(2.0);
     Bounds bounds{5e-4, 2e-5, 0.0205, 5e-4};
     add_band<G, Ring64>(bounds, {-tx, tx}, 0.026);  // the jumps: 0.5 T sqrt 2 (1 - f(T)) = 0.0256
     const auto e = check_policy<G, Ring64>("SecFormer (paper series) N(0,4)", 77, normal, bounds);
     CHECK(e.max <= 0.06);
     CHECK(e.p99 <= 0.02);
-    CHECK(G::online_rounds == sf::SecFormerGelu<>::online_rounds);
+    CHECK(G::online_rounds == sf::SecFormerGelu::online_rounds);
   }
-  SECTION("gelu(x, ctx) without a policy: the suite's gelu, else SecFormerGelu<>") {
+  SECTION("gelu(x, ctx) without a policy: the suite's gelu, else SecFormerGelu") {
     const auto x = d.normal_array({256}, 2.0);
     auto costs_of = [&]<class Suite>(Suite) {
       return run_both<Suite>(75, x, [](const auto& s, auto& ctx) { return sf::gelu(s, ctx); });
     };
     const Run plain = costs_of(Ring64{});
-    CHECK(plain.cost[0].rounds == static_cast<std::uint64_t>(sf::SecFormerGelu<>::online_rounds));
+    CHECK(plain.cost[0].rounds == static_cast<std::uint64_t>(sf::SecFormerGelu::online_rounds));
     // (an element within the band of a jump may take the neighbouring segment: up to the jump, 0.0032)
-    CHECK(abs_error(plain.two_party[0], map_values(encoded<Ring64>(x), &sf::SecFormerGelu<>::approx)).max <= 3.7e-3);
-    CHECK(abs_error(plain.two_party[0], map_values(encoded<Ring64>(x), &sf::SecFormerGelu<>::approx)).p99 <= 5e-4);
+    CHECK(abs_error(plain.two_party[0], map_values(encoded<Ring64>(x), &sf::SecFormerGelu::approx)).max <= 3.7e-3);
+    CHECK(abs_error(plain.two_party[0], map_values(encoded<Ring64>(x), &sf::SecFormerGelu::approx)).p99 <= 5e-4);
     const Run quad = costs_of(QuadSuite{});
     CHECK(quad.cost[0].rounds == 1);
     CHECK(abs_error(quad.two_party[0], map_values(encoded<Ring64>(x), &sf::QuadGelu::approx)).max <= 2 * 0x1.0p-16);
   }
   SECTION("PumaGelu") {
-    using G = sf::PumaGelu<>;
+    using G = sf::PumaGelu;
     Bounds bounds{2e-3, 1e-4, 0.022, 2e-3};
     add_band<G, Ring64>(bounds, {-4.0, -1.95, 3.0}, 0.022);  // PUMA's jumps are below 0.0199 + fixed point
     check_policy<G, Ring64>("PUMA N(0,4)", 64, normal, bounds);
@@ -375,7 +375,7 @@ TEST_CASE("GeLU policies on N(0, 4) inputs and on grids over their ranges, two-p
     CHECK(G::online_rounds == 1);
   }
   SECTION("CrypTenGelu") {
-    using G = sf::CrypTenGelu<>;
+    using G = sf::CrypTenGelu;
     const auto e = check_policy<G, Ring64>("CrypTen N(0,4)", 68, xt::clip(normal, -G::input_bound<>, G::input_bound<>), {5e-3, 5e-4, 0.01, 5e-3});
     CHECK(e.max <= 0.01);
     check_policy<G, Ring64>("CrypTen grid", 69, grid(-G::input_bound<>, G::input_bound<>, 4001), {5e-3, 5e-4, 0.01, 5e-3});
@@ -387,22 +387,22 @@ TEST_CASE("GeLU policies on N(0, 4) inputs and on grids over their ranges, two-p
 TEST_CASE("GeLU in Z2k<32> with Fixed<12, trunc::Dealer>", "[protocols][gelu]") {
   TestData d(71);
   const auto x = d.normal_array({2048}, 2.0);
-  check_policy<sf::SecFormerGelu<>, Ring32D>("SecFormer Z2k32", 72, x, {4e-3, 3e-4, 0.0062, 4e-3});  // 0.0022 + 4e-3
-  check_policy<sf::PumaGelu<>, Ring32D>("PUMA Z2k32", 73, xt::clip(x, -6.0, 6.0), {1.5e-2, 1.5e-3, 0.035, 1.5e-2});
+  check_policy<sf::SecFormerGelu, Ring32D>("SecFormer Z2k32", 72, x, {4e-3, 3e-4, 0.0062, 4e-3});  // 0.0022 + 4e-3
+  check_policy<sf::PumaGelu, Ring32D>("PUMA Z2k32", 73, xt::clip(x, -6.0, 6.0), {1.5e-2, 1.5e-3, 0.035, 1.5e-2});
   const auto q = xt::clip(x, -6.0, 6.0);
   const Run r = run_both<Ring32D>(74, q, [](const auto& s, auto& ctx) { return sf::gelu<sf::QuadGelu>(s, ctx); });
   CHECK(abs_error(r.two_party[0], map_values(encoded<Ring32D>(q), &sf::QuadGelu::approx)).max <= 2 * 0x1.0p-12);
   check_costs(r, sf::QuadGelu::rounds_for<Ring32D::encoding, Ring32D::ring>, sf::QuadGelu::bytes_sent<Ring32D::encoding, Ring32D::ring>(q.size()));
   // In Z2k<32> the comparisons read the whole value (MaskedCompare<0>) and truncation is by the
   // dealer: the separate structure, with the truncations' two rounds.
-  STATIC_REQUIRE(!sf::SecFormerGelu<>::fused<Ring32D::encoding, Ring32D::ring>);
-  CHECK(sf::SecFormerGelu<>::rounds_for<Ring32D::encoding, Ring32D::ring> == sf::MaskedCompare<>::online_rounds<sf::Z2k<32>> + 3);
+  STATIC_REQUIRE(!sf::SecFormerGelu::fused<Ring32D::encoding, Ring32D::ring>);
+  CHECK(sf::SecFormerGelu::rounds_for<Ring32D::encoding, Ring32D::ring> == sf::MaskedCompare<>::online_rounds<sf::Z2k<32>> + 3);
 }
 
 TEST_CASE("SecFormerGelu on 128 x 3072: rounds and online bytes per element", "[protocols][gelu][cost]") {
   // The size of BERT-base's FFN activations for 128 tokens. Target: at most 100 bytes per element
   // per party online.
-  using G = sf::SecFormerGelu<>;
+  using G = sf::SecFormerGelu;
   TestData d(81);
   const auto x = d.normal_array({128, 3072}, 2.0);
   sf::Cost cost[2];
@@ -433,15 +433,15 @@ TEST_CASE("GeLU policies reject inputs outside their documented ranges in the si
     using G = decltype(policy);
     sf::run_solo<Ring64>(91, [&](auto& ctx) { (void)sf::gelu<G>(ctx.input(sf::party<0>, xt::xarray<double>{0.5, v}), ctx); });
   };
-  CHECK_THROWS_AS(solo(sf::SecFormerGelu<>{}, 1100.0), sf::range_error);
-  CHECK_THROWS_AS(solo(sf::SecFormerGelu<>{}, -1100.0), sf::range_error);
-  CHECK_THROWS_AS(solo(sf::PumaGelu<>{}, -1100.0), sf::range_error);
-  CHECK_THROWS_AS(solo(sf::SecFormerGelu<sf::FittedErf<2300>, sf::MaskedCompare<31>, 16>{}, 40000.0), sf::range_error);
-  CHECK_NOTHROW(solo(sf::SecFormerGelu<sf::FittedErf<2300>, sf::MaskedCompare<31>, 16>{}, 30000.0));
+  CHECK_THROWS_AS(solo(sf::SecFormerGelu{}, 1100.0), sf::range_error);
+  CHECK_THROWS_AS(solo(sf::SecFormerGelu{}, -1100.0), sf::range_error);
+  CHECK_THROWS_AS(solo(sf::PumaGelu{}, -1100.0), sf::range_error);
+  CHECK_THROWS_AS(solo(sf::BasicSecFormerGelu<sf::FittedErf<2300>, sf::MaskedCompare<31>, 16>{}, 40000.0), sf::range_error);
+  CHECK_NOTHROW(solo(sf::BasicSecFormerGelu<sf::FittedErf<2300>, sf::MaskedCompare<31>, 16>{}, 30000.0));
   CHECK_THROWS_AS(solo(sf::QuadGelu{}, 100.0), sf::range_error);
-  CHECK_THROWS_AS(solo(sf::CrypTenGelu<>{}, 20.0), sf::range_error);
-  CHECK_NOTHROW(solo(sf::SecFormerGelu<>{}, 1000.0));
-  CHECK_NOTHROW(solo(sf::SecFormerGelu<>{}, -1000.0));
-  CHECK_NOTHROW(solo(sf::CrypTenGelu<>{}, -13.5));
-  CHECK_THROWS_WITH(solo(sf::SecFormerGelu<>{}, 1100.0), Catch::Contains("SecFormerGelu"));
+  CHECK_THROWS_AS(solo(sf::CrypTenGelu{}, 20.0), sf::range_error);
+  CHECK_NOTHROW(solo(sf::SecFormerGelu{}, 1000.0));
+  CHECK_NOTHROW(solo(sf::SecFormerGelu{}, -1000.0));
+  CHECK_NOTHROW(solo(sf::CrypTenGelu{}, -13.5));
+  CHECK_THROWS_WITH(solo(sf::SecFormerGelu{}, 1100.0), Catch::Contains("SecFormerGelu"));
 }

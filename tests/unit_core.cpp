@@ -225,6 +225,34 @@ TEST_CASE("statistics are counted per tag, nested tags once", "[context]") {
   CHECK(s["nothing"].rounds == 0);
 }
 
+// What protocols need of a context, checked on the library's contexts (run.hpp checks them too).
+static_assert(sf::protocol_context<sf::SoloContext<>> && sf::protocol_context<sf::MemoryContext<sf::Party<1>>>);
+static_assert(sf::protocol_context<sf::RecordingContext<sf::SecFormerSuite>>);
+static_assert(sf::dealer_client<sf::SoloDealer> && sf::dealer_client<sf::DealerClient<sf::Party<0>, sf::MemoryChannel>>);
+static_assert(!sf::protocol_context<sf::NullChannel> && !sf::dealer_client<sf::NullChannel>);
+
+TEST_CASE("open_through: a runtime list of shares opens in one round, as the variadic form", "[context]") {
+  const xt::xarray<double> a{1.5, -2.0, 3.25}, b{{0.5, 4.0}, {-1.0, 2.5}};
+  auto stats = sf::run_two_party(11, [&](auto& ctx) {
+    auto sa = ctx.input(sf::party<0>, a);
+    auto sb = ctx.input(sf::party<1>, b);
+    const auto before = ctx.stats().total();
+    auto list = sf::detail::open_through(ctx, std::vector<decltype(sa)>{sa, sb, sa});
+    const auto one = ctx.stats().total() - before;
+    CHECK(one.rounds == 1);
+    CHECK(one.bytes_sent == (2 * a.size() + b.size()) * sizeof(W64));
+    REQUIRE(list.size() == 3);
+    auto [wa, wb] = ctx.open_many(sa, sb);
+    CHECK((list[0] == wa));
+    CHECK((list[1] == wb));
+    CHECK((list[2] == wa));
+    CHECK(list[1].shape() == b.shape());
+    CHECK((sf::decode<sf::Fixed<16>, sf::Z2k64>(list[1]) == b));
+    CHECK(sf::detail::open_through(ctx, std::vector<decltype(sa)>{}).empty());
+  });
+  CHECK(stats[0].total().rounds == stats[1].total().rounds);
+}
+
 TEST_CASE("shaped channel: delays each message by rtt/2 + bytes/bandwidth, content intact", "[channel][shaped]") {
   // 8 Mbit/s (1 byte per microsecond), 20 ms RTT: a 10000-byte message takes 10 ms + 10 ms.
   const sf::LinkShape link = sf::LinkShape::parse("8mbit,20ms");

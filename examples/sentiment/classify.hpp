@@ -256,8 +256,8 @@ inline Tensor plain_logits(const Model& m, const std::vector<std::int32_t>& ids)
 // Secure (or simulated) classification. The suite and the activation per model:
 template <Kind K> struct Secure;
 template <> struct Secure<Kind::teacher> { using suite = sf::CrypTenSuite; using act = nn::Relu<>; };
-template <> struct Secure<Kind::secformer> { using suite = sf::SecFormerSuite; using act = nn::FromSuite; };
-template <> struct Secure<Kind::mpcformer> { using suite = sf::MPCFormerSuite; using act = nn::FromSuite; };
+template <> struct Secure<Kind::secformer> { using suite = sf::SecFormerSuite; using act = void; };
+template <> struct Secure<Kind::mpcformer> { using suite = sf::MPCFormerSuite; using act = void; };
 
 /// The model shared by party 0 (the owner; the Solo simulation also passes values; party 1 passes
 /// shapes): every weight except the embedding tables, then the head.
@@ -282,7 +282,7 @@ struct SharedModel {
   /// tables and token ids; party 0 passes null tables and a placeholder of the same length.
   auto logits(const nn::EmbeddingParams<>* tables, const nn::TokenIds& ids, Ctx& ctx) const {
     const auto xs = nn::client_embedding(sf::party<1>, tables, ids, cfg.embed, ctx);
-    const nn::Use<R, nn::FromSuite, typename Secure<K>::act, nn::FromSuite, nn::SigmoidTanh<>> model(w, cfg);
+    const nn::Use<R, void, typename Secure<K>::act, void, nn::SigmoidTanh<>> model(w, cfg);
     const auto z = model.embed(xs, ctx);
     return nn::Linear<R>(head)(z, ctx);
   }

@@ -11,10 +11,16 @@
 // Solo (the plaintext simulation) runs the same code with a peer whose shares are zero and no
 // communication, but counts the rounds and bytes a real party would spend, and forecasts how many
 // local truncations a two-party run would get wrong (truncation_risk()).
+//
+// What protocols need of a context is the concept protocol_context (at the end); the dealer client
+// is any type modelling dealer_client (the engine, dealer/dealer.hpp, is not included here), and the
+// suite any type naming an encoding and a ring (protocols/policy.hpp: Basic, protocols/suite.hpp).
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +28,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -34,59 +41,85 @@
 #include "core/party.hpp"
 #include "core/ring.hpp"
 #include "core/share.hpp"
-#include "dealer/dealer.hpp"
+#include "dealer/material.hpp"
 #include "dealer/prg.hpp"
 
 namespace secformer {
 
-/// A minimal configuration: encoding and ring. Protocol suites (protocols/suite.hpp) extend it.
-template <class Encoding = Fixed<16>, class Ring = Z2k<64>>
-struct Basic {
-  using encoding = Encoding;
-  using ring = Ring;
-};
-
 namespace detail {
-/// The policy a protocol call uses: the explicit one if given (not void), else the suite's member
-/// (Member<Suite>, when the suite has it), else Default.
-template <class Policy, class Suite, template <class> class Member, class Default, class = void>
-struct pick_policy {
-  using type = std::conditional_t<std::is_void_v<Policy>, Default, Policy>;
-};
-template <class Policy, class Suite, template <class> class Member, class Default>
-struct pick_policy<Policy, Suite, Member, Default, std::void_t<Member<Suite>>> {
-  using type = std::conditional_t<std::is_void_v<Policy>, Member<Suite>, Policy>;
-};
-template <class Policy, class Ctx, template <class> class Member, class Default>
-using pick_policy_t = typename pick_policy<Policy, typename std::remove_cvref_t<Ctx>::suite, Member, Default>::type;
+/// The words of several shares, opened in one round through any context-like ctx (its
+/// exchange_words): mine and the peer's, concatenated in order; take() sums the next tensor's.
+template <class W>
+class OpenedWords {
+ public:
+  template <class Ctx, class Spans>
+  OpenedWords(Ctx& ctx, const Spans& shares, std::size_t total) {
+    mine_.reserve(total);
+    for (const std::span<const W>& s : shares) mine_.insert(mine_.end(), s.begin(), s.end());
+    theirs_.resize(mine_.size());
+    ctx.exchange_words(std::span<const W>(mine_), std::span<W>(theirs_));
+  }
+  /// The next opened tensor, shaped as x.
+  template <class S>
+  typename S::container_type take(const S& x) {
+    typename S::container_type out(x.shape());
+    for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<W>(mine_[at_ + i] + theirs_[at_ + i]);
+    at_ += x.size();
+    return out;
+  }
 
-template <class S> using suite_gelu_t = typename S::gelu;
-template <class S> using suite_softmax_t = typename S::softmax;
-template <class S> using suite_layernorm_t = typename S::layernorm;
-template <class S> using suite_compare_t = typename S::compare;
-}  // namespace detail
+ private:
+  std::vector<W> mine_, theirs_;
+  std::size_t at_ = 0;
+};
 
-namespace detail {
 /// Opens several shares in one round through any context-like ctx (its exchange_words): the one
-/// implementation behind Context::open_many and the wrappers that add words to a round.
-template <class Ctx, class... S>
+/// implementation behind Context::open_many, the wrappers that add words to a round, and the
+/// runtime-sized lists below.
+template <class Ctx, shared_tensor... S>
 std::tuple<typename S::container_type...> open_through(Ctx& ctx, const S&... xs) {
   using W = typename Ctx::word_type;
-  std::vector<W> mine, theirs;
-  mine.reserve((xs.size() + ...));
-  ((mine.insert(mine.end(), xs.share().begin(), xs.share().end())), ...);
-  theirs.resize(mine.size());
-  ctx.exchange_words(std::span<const W>(mine), std::span<W>(theirs));
-  std::size_t at = 0;
-  auto one = [&](const auto& x) {
-    typename std::remove_cvref_t<decltype(x)>::container_type out(x.shape());
-    for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<W>(mine[at + i] + theirs[at + i]);
-    at += x.size();
-    return out;
-  };
-  return std::tuple<typename S::container_type...>{one(xs)...};
+  const std::array<std::span<const W>, sizeof...(S)> shares{std::span<const W>(xs.share().data(), xs.size())...};
+  OpenedWords<W> opened(ctx, shares, (std::size_t(0) + ... + xs.size()));
+  return std::tuple<typename S::container_type...>{opened.take(xs)...};  // braced: taken in order
+}
+
+/// Opens a runtime-sized list of shares in one round (the same words as open_through(ctx, xs...)).
+template <class Ctx, shared_tensor S>
+std::vector<typename S::container_type> open_through(Ctx& ctx, const std::vector<S>& xs) {
+  using W = typename Ctx::word_type;
+  std::vector<std::span<const W>> shares;
+  shares.reserve(xs.size());
+  std::size_t total = 0;
+  for (const auto& x : xs) {
+    shares.emplace_back(x.share().data(), x.size());
+    total += x.size();
+  }
+  OpenedWords<W> opened(ctx, shares, total);
+  std::vector<typename S::container_type> out;
+  out.reserve(xs.size());
+  for (const auto& x : xs) out.push_back(opened.take(x));
+  return out;
 }
 }  // namespace detail
+
+namespace detail {
+/// A stand-in kind for the concepts below (only named in unevaluated checks, never made).
+struct AnyKind {
+  static constexpr std::uint32_t id = 0;
+  static constexpr std::string_view name = "any";
+  static material::Layout layout(std::span<const std::uint64_t>);
+};
+}  // namespace detail
+
+/// What a Context needs of its dealer client (DealerClient, SoloDealer, RecordingDealer in
+/// dealer/dealer.hpp, or a program's own): material of any kind as this party's parts, and the end
+/// of the session. preprocess() also needs prefetch(plan, cost).
+template <class D>
+concept dealer_client = requires(D& d, const material::Params& params, Cost& cost) {
+  { d.template get<detail::AnyKind, std::uint64_t>(params, cost) } -> std::same_as<material::Parts<std::uint64_t>>;
+  d.finish();
+};
 
 /// The simulation's "channel": nothing is sent; what would be received is zero.
 struct NullChannel {
@@ -97,7 +130,7 @@ struct NullChannel {
   void close() {}
 };
 
-template <party_tag P, byte_channel Channel, class DealerT, class Suite = Basic<>>
+template <party_tag P, byte_channel Channel, dealer_client DealerT, class Suite>
 class Context {
  public:
   using party_type = P;
@@ -285,5 +318,29 @@ class Context {
   double risk_total_ = 0;
   std::uint64_t next_handle_ = 0;
 };
+
+/// What a protocol needs of its ctx: the types of the run (party, suite, ring, encoding, word),
+/// one round of word exchange, the cost of a round the simulation shortcuts, dealer material,
+/// cost tags, the truncation forecast, and openings. Context models it (every instantiation of the
+/// library: see run.hpp and net.hpp), and so must any wrapper a protocol runs through.
+template <class Ctx>
+concept protocol_context =
+    party_tag<typename Ctx::party_type> &&
+    requires(Ctx& ctx, std::span<const typename Ctx::word_type> mine, std::span<typename Ctx::word_type> theirs,
+             const material::Params& params, std::string tag, const typename Ctx::template shared<>& x) {
+      typename Ctx::suite;
+      typename Ctx::ring;
+      typename Ctx::encoding;
+      requires std::same_as<typename Ctx::word_type, typename Ctx::ring::word_type>;
+      requires std::same_as<std::remove_cv_t<decltype(Ctx::is_solo)>, bool>;
+      requires Ctx::id == Ctx::party_type::id;
+      ctx.exchange_words(mine, theirs);
+      ctx.count_round(std::uint64_t{}, std::uint64_t{});
+      { ctx.template material<detail::AnyKind>(params) } -> std::same_as<material::Parts<typename Ctx::word_type>>;
+      ctx.scope(tag);
+      ctx.add_truncation_risk(0.0);
+      { ctx.open(x) } -> std::same_as<typename Ctx::template shared<>::container_type>;
+      { ctx.open_many(x, x) } -> std::same_as<std::tuple<typename Ctx::template shared<>::container_type, typename Ctx::template shared<>::container_type>>;
+    };
 
 }  // namespace secformer

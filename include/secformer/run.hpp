@@ -21,6 +21,7 @@
 #include "channel/memory.hpp"
 #include "context.hpp"
 #include "dealer/dealer.hpp"
+#include "protocols/policy.hpp"
 
 namespace secformer {
 
@@ -46,6 +47,14 @@ template <party_tag P, class Suite = Basic<>>
 using MemoryContext = Context<P, MemoryChannel, DealerClient<P, MemoryChannel>, Suite>;
 template <class Suite = Basic<>>
 using SoloContext = Context<Solo, NullChannel, SoloDealer, Suite>;
+/// The context of a dry run (plan_material): party 0's view with a dealer that only records.
+template <class Suite = Basic<>>
+using RecordingContext = Context<Party<0>, NullChannel, RecordingDealer, Suite>;
+
+static_assert(dealer_client<DealerClient<Party<0>, MemoryChannel>> && dealer_client<DealerClient<Party<1>, MemoryChannel>> &&
+              dealer_client<SoloDealer> && dealer_client<RecordingDealer>);
+static_assert(protocol_context<MemoryContext<Party<0>>> && protocol_context<MemoryContext<Party<1>>> && protocol_context<SoloContext<>> &&
+              protocol_context<RecordingContext<>>);
 
 struct RunOptions {
   std::optional<std::uint64_t> seed;                            ///< test seed; nullopt: OS entropy
@@ -135,7 +144,7 @@ Stats run_solo(const RunOptions& opt, F&& f) {
 template <class Suite = Basic<>, class F>
 MaterialPlan plan_material(F&& f) {
   NullChannel none;
-  Context<Party<0>, NullChannel, RecordingDealer, Suite> ctx(none, RecordingDealer{}, Seed{});
+  RecordingContext<Suite> ctx(none, RecordingDealer{}, Seed{});
   f(ctx);
   return ctx.dealer().take_plan();
 }

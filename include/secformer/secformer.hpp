@@ -5,7 +5,6 @@
 #include <xtensor/xio.hpp>  // printing of revealed tensors
 
 #include "config.hpp"
-#include "fwd.hpp"
 #include "core/ring.hpp"
 #include "core/party.hpp"
 #include "core/fixed_point.hpp"
@@ -15,8 +14,12 @@
 #include "channel/memory.hpp"
 #include "dealer/prg.hpp"
 #include "dealer/material.hpp"
+#include "dealer/mul_material.hpp"
+#include "dealer/trunc_material.hpp"
+#include "dealer/matmul_material.hpp"
 #include "dealer/dealer.hpp"
 #include "context.hpp"
+#include "protocols/policy.hpp"
 #include "protocols/trunc.hpp"
 #include "protocols/mul.hpp"
 #include "protocols/matmul.hpp"

@@ -5,9 +5,9 @@
 namespace sf = secformer;
 int main() {
 #ifdef SECFORMER_SHOULD_FAIL
-  using G = sf::SecFormerGelu<sf::FittedErf<1800>>;
+  using G = sf::BasicSecFormerGelu<sf::FittedErf<1800>>;
 #else
-  using G = sf::SecFormerGelu<sf::FittedErf<2300>>;
+  using G = sf::BasicSecFormerGelu<sf::FittedErf<2300>>;
 #endif
   return G::approx(1.0) > 0.8 ? 0 : 1;
 }

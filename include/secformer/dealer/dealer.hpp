@@ -22,14 +22,97 @@
 #include <variant>
 #include <vector>
 
+#include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
+
 #include "../channel/channel.hpp"
 #include "../core/party.hpp"
-#include "material.hpp"
-#include "fourier_material.hpp"
 #include "compare_material.hpp"
+#include "fourier_material.hpp"
 #include "gelu_material.hpp"
 #include "layernorm_material.hpp"
+#include "material.hpp"
+#include "matmul_material.hpp"
+#include "mul_material.hpp"
 #include "prg.hpp"
+#include "trunc_material.hpp"
+
+namespace secformer::material {
+
+// ---------------------------------------------------------------------------------------------
+// The generic engine: how any kind is made (material.hpp).
+
+template <class W>
+Parts<W> make_parts(const std::vector<Shape>& shapes) {
+  Parts<W> out;
+  out.reserve(shapes.size());
+  for (auto& s : shapes) out.emplace_back(s);
+  return out;
+}
+
+template <class W>
+void fill_from(Prg& prg, Parts<W>& parts) {
+  for (auto& t : parts) prg.fill(std::span<W>(t.data(), t.size()));
+}
+
+/// Party 0's shares (randoms then derived), all from its stream.
+template <class W>
+Parts<W> expand_p0(const Layout& lay, const Seed& key, std::uint64_t index) {
+  Prg prg(key, index);
+  auto r = make_parts<W>(lay.randoms);
+  auto d = make_parts<W>(lay.derived);
+  fill_from(prg, r);
+  fill_from(prg, d);
+  for (auto& t : d) r.push_back(std::move(t));
+  return r;
+}
+
+/// Party 1's random shares from its stream (derived ones arrive from the dealer).
+template <class W>
+Parts<W> expand_p1_randoms(const Layout& lay, const Seed& key, std::uint64_t index) {
+  Prg prg(key, index);
+  auto r = make_parts<W>(lay.randoms);
+  fill_from(prg, r);
+  return r;
+}
+
+/// The dealer's work for one request: returns party 1's corrections (derived components). The
+/// parties' streams are folded into the buffers as they are generated: the whole randoms are party
+/// 0's stream plus party 1's, the corrections are the derived values minus (xor) party 0's stream.
+template <class Kind, class W>
+Parts<W> deal(std::span<const std::uint64_t> params, const Seed& key0, const Seed& key1, std::uint64_t index, State& st) {
+  const Layout lay = Kind::layout(params);
+  Prg g0(key0, index), g1(key1, index);
+  auto full = make_parts<W>(lay.randoms);
+  fill_from(g0, full);
+  for (auto& t : full) g1.combine(std::span<W>(t.data(), t.size()), [](W a, W b) { return static_cast<W>(a + b); });
+  auto d = make_parts<W>(lay.derived);
+  st.key0 = &key0;
+  st.key1 = &key1;
+  st.index = index;
+  Kind::template derive<W>(params, full, d, st);
+  st.key0 = st.key1 = nullptr;
+  for (std::size_t j = 0; j < d.size(); ++j) {
+    const std::span<W> dj(d[j].data(), d[j].size());
+    if (lay.is_xor(j)) g0.combine(dj, [](W a, W b) { return static_cast<W>(a ^ b); });
+    else g0.combine(dj, [](W a, W b) { return static_cast<W>(a - b); });
+  }
+  return d;
+}
+
+/// Whole material for the plaintext simulation (the peer's shares are zero).
+template <class Kind, class W>
+Parts<W> deal_whole(std::span<const std::uint64_t> params, Prg& prg, State& st) {
+  const Layout lay = Kind::layout(params);
+  auto r = make_parts<W>(lay.randoms);
+  fill_from(prg, r);
+  auto d = make_parts<W>(lay.derived);
+  Kind::template derive<W>(params, r, d, st);
+  for (auto& t : d) r.push_back(std::move(t));
+  return r;
+}
+
+}  // namespace secformer::material
 
 namespace secformer {
 
@@ -127,16 +210,6 @@ class BasicDealer {
   std::size_t answer_hint_ = 0;  ///< the largest answer so far: later answers reserve it at once
 };
 using Dealer = BasicDealer<>;
-
-/// One piece of material as the dealer sees it: kind, word size and parameters.
-struct MaterialRequest {
-  std::uint32_t kind = 0;
-  std::uint32_t word_bits = 0;
-  std::vector<std::uint64_t> params;
-  friend bool operator==(const MaterialRequest&, const MaterialRequest&) = default;
-};
-/// Everything one run of a program asks of the dealer, in order (see plan_material in run.hpp).
-using MaterialPlan = std::vector<MaterialRequest>;
 
 /// A party's view of the dealer. Party 0 only reads its key from the channel; party 1 also asks
 /// for corrections. get() returns this party's shares of the randoms, then of the derived parts.

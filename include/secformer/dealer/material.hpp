@@ -1,25 +1,30 @@
-// secformer/dealer/material.hpp: kinds of correlated randomness and the generic way they are made.
+// secformer/dealer/material.hpp: the vocabulary of dealer material, what a protocol and a Context
+// need to ask for it (Params, Parts, MaterialRequest) and what a kind of material is (Layout,
+// derive). The kinds themselves live next to the protocols that use them (mul_material.hpp,
+// trunc_material.hpp, matmul_material.hpp, compare_material.hpp, ...); the engine that makes them
+// (the dealer role and the parties' clients) is dealer/dealer.hpp.
 //
 // A kind of material has uniform random components R (each party expands its own share of every R
 // from its own dealer stream: no traffic) and derived components D = g(R) (party 0 expands its share
 // of D from its stream; the dealer sends party 1 the correction D - D_0, or D xor D_0 for bit
 // vectors). So dealer traffic to party 0 is one seed; to party 1 it is the size of D.
 // Every request has an index; its stream is AES-CTR under the party's dealer key with IV = index.
+// A kind is a type with: static id (u32, unique in a dealer's KindList), name, layout(params) ->
+// Layout, and template <class W> derive(params, R, D, state) filling D from the whole R.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
 
 #include "../config.hpp"
-#include "../core/gemm.hpp"
 #include "prg.hpp"
 
 namespace secformer::material {
@@ -94,209 +99,16 @@ class Reader {
 
 template <class W> using Parts = std::vector<xt::xarray<W>>;
 
-// ---------------------------------------------------------------------------------------------
-// The kinds used by the foundation protocols. Each: id, name, layout(params), derive(params, R, D, state).
-
-/// Element-wise Beaver triple: R = {a, b}, D = {a * b}. Dealer -> P1: 1 word per element.
-struct Triple {
-  static constexpr std::uint32_t id = 1;
-  static constexpr std::string_view name = "triple";
-  static Layout layout(std::span<const std::uint64_t> p) { auto s = Reader(p).shape(); return {{s, s}, {s}, {}}; }
-  template <class W>
-  static void derive(std::span<const std::uint64_t>, const Parts<W>& r, Parts<W>& d, State&) { d[0] = r[0] * r[1]; }
+/// What a kind of material provides (its derive is a template over the word type, checked on use).
+template <class K>
+concept kind = requires(std::span<const std::uint64_t> p) {
+  { K::id } -> std::convertible_to<std::uint32_t>;
+  { K::name } -> std::convertible_to<std::string_view>;
+  { K::layout(p) } -> std::same_as<Layout>;
 };
 
-/// Square pair: R = {a}, D = {a^2}. Dealer -> P1: 1 word per element.
-struct SquarePair {
-  static constexpr std::uint32_t id = 2;
-  static constexpr std::string_view name = "square";
-  static Layout layout(std::span<const std::uint64_t> p) { auto s = Reader(p).shape(); return {{s}, {s}, {}}; }
-  template <class W>
-  static void derive(std::span<const std::uint64_t>, const Parts<W>& r, Parts<W>& d, State&) { d[0] = r[0] * r[0]; }
-};
-
-/// Batched matrix triple: params (batch, m, k, n); R = {A: batch x m x k, B: batch x k x n},
-/// D = {C = A B: batch x m x n}. Dealer -> P1: batch*m*n words.
-struct MatTriple {
-  static constexpr std::uint32_t id = 3;
-  static constexpr std::string_view name = "matmul triple";
-  static Layout layout(std::span<const std::uint64_t> p) {
-    Reader r(p);
-    const std::size_t b = r.value(), m = r.value(), k = r.value(), n = r.value();
-    check(b, m, k, n);
-    return {{{b, m, k}, {b, k, n}}, {{b, m, n}}, {}};
-  }
-  template <class W>
-  static void derive(std::span<const std::uint64_t> p, const Parts<W>& r, Parts<W>& d, State&) {
-    Reader rd(p);
-    const std::size_t b = rd.value(), m = rd.value(), k = rd.value(), n = rd.value();
-    kernels::gemm_batched<W>(b, m, n, k, r[0].data(), m * k, k, r[1].data(), k * n, n, d[0].data(), m * n, n, false, 0);
-  }
-  static void check(std::size_t b, std::size_t m, std::size_t k, std::size_t n) {
-    if (b * m * k > (std::size_t(1) << 33) || b * k * n > (std::size_t(1) << 33) || b * m * n > (std::size_t(1) << 33))
-      throw usage_error("secformer: matrix triple too large");
-  }
-};
-
-/// Truncation pair for the dealer-assisted truncation (protocols/trunc.hpp): params (shape, f);
-/// R = {r}, D = {(r mod 2^(l-1)) >> f, msb(r)}. Dealer -> P1: 2 words per element.
-struct TruncPair {
-  static constexpr std::uint32_t id = 4;
-  static constexpr std::string_view name = "truncation pair";
-  static Layout layout(std::span<const std::uint64_t> p) { auto s = Reader(p).shape(); return {{s}, {s, s}, {}}; }
-  template <class W>
-  static void derive(std::span<const std::uint64_t> p, const Parts<W>& r, Parts<W>& d, State&) {
-    Reader rd(p);
-    rd.shape();
-    const unsigned f = static_cast<unsigned>(rd.value());
-    constexpr unsigned l = 8 * sizeof(W);
-    const W low = (W(1) << (l - 1)) - 1;
-    auto o1 = d[0].begin(), o2 = d[1].begin();
-    for (W v : r[0]) {
-      *o1++ = static_cast<W>((v & low) >> f);
-      *o2++ = static_cast<W>(v >> (l - 1));
-    }
-  }
-};
-
-/// Mask of a fixed weight (protocols.md section 2): params (handle, k, n); R = {B: k x n}, no D.
-/// The dealer keeps B under the handle for later FixedMatTriple requests.
-struct WeightMask {
-  static constexpr std::uint32_t id = 5;
-  static constexpr std::string_view name = "weight mask";
-  static Layout layout(std::span<const std::uint64_t> p) {
-    Reader r(p);
-    r.value();
-    const std::size_t k = r.value(), n = r.value();
-    MatTriple::check(1, 1, k, n);
-    return {{{k, n}}, {}, {}};
-  }
-  template <class W>
-  static void derive(std::span<const std::uint64_t> p, const Parts<W>& r, Parts<W>&, State& st) {
-    const auto handle = Reader(p).value();
-    if (st.key0) {
-      st.sources[handle] = State::Source{st.index, static_cast<std::uint32_t>(8 * sizeof(W)), r[0].size()};
-    } else {
-      auto& t = st.tensors[handle];
-      t.assign(r[0].begin(), r[0].end());
-    }
-  }
-};
-
-/// Input mask for a product with a fixed weight: params (handle, rows, k, n); R = {A: rows x k},
-/// D = {C = A B_handle: rows x n}. Dealer -> P1: rows*n words.
-struct FixedMatTriple {
-  static constexpr std::uint32_t id = 6;
-  static constexpr std::string_view name = "fixed-weight triple";
-  static Layout layout(std::span<const std::uint64_t> p) {
-    Reader r(p);
-    r.value();
-    const std::size_t rows = r.value(), k = r.value(), n = r.value();
-    MatTriple::check(1, rows, k, n);
-    return {{{rows, k}}, {{rows, n}}, {}};
-  }
-  template <class W>
-  static void derive(std::span<const std::uint64_t> p, const Parts<W>& r, Parts<W>& d, State& st) {
-    Reader rd(p);
-    const auto handle = rd.value();
-    const std::size_t rows = rd.value(), k = rd.value(), n = rd.value();
-    if (auto src = st.sources.find(handle); src != st.sources.end() && st.key0) {
-      if (src->second.word_bits != 8 * sizeof(W) || src->second.words != k * n)
-        throw usage_error("secformer: fixed-weight triple that does not match its weight mask (ring or shape)");
-      // B = party 0's stream + party 1's stream of the mask's request (randoms come first in both).
-      std::vector<W> b(k * n);
-      Prg g0(*st.key0, src->second.index), g1(*st.key1, src->second.index);
-      g0.fill(std::span<W>(b));
-      g1.combine(std::span<W>(b), [](W x, W y) { return static_cast<W>(x + y); });
-      kernels::gemm<W>(rows, n, k, r[0].data(), k, b.data(), n, d[0].data(), n, false, 0);
-      return;
-    }
-    auto it = st.tensors.find(handle);
-    if (it == st.tensors.end() || it->second.size() != k * n)
-      throw usage_error("secformer: fixed-weight triple for an unknown weight handle");
-    if constexpr (std::is_same_v<W, std::uint64_t>) {
-      kernels::gemm<W>(rows, n, k, r[0].data(), k, it->second.data(), n, d[0].data(), n, false, 0);
-    } else {
-      std::vector<W> b(it->second.begin(), it->second.end());
-      kernels::gemm<W>(rows, n, k, r[0].data(), k, b.data(), n, d[0].data(), n, false, 0);
-    }
-  }
-};
-
-// ---------------------------------------------------------------------------------------------
-// The generic engine.
-
-template <class W>
-Parts<W> make_parts(const std::vector<Shape>& shapes) {
-  Parts<W> out;
-  out.reserve(shapes.size());
-  for (auto& s : shapes) out.emplace_back(s);
-  return out;
-}
-
-template <class W>
-void fill_from(Prg& prg, Parts<W>& parts) {
-  for (auto& t : parts) prg.fill(std::span<W>(t.data(), t.size()));
-}
-
-/// Party 0's shares (randoms then derived), all from its stream.
-template <class W>
-Parts<W> expand_p0(const Layout& lay, const Seed& key, std::uint64_t index) {
-  Prg prg(key, index);
-  auto r = make_parts<W>(lay.randoms);
-  auto d = make_parts<W>(lay.derived);
-  fill_from(prg, r);
-  fill_from(prg, d);
-  for (auto& t : d) r.push_back(std::move(t));
-  return r;
-}
-
-/// Party 1's random shares from its stream (derived ones arrive from the dealer).
-template <class W>
-Parts<W> expand_p1_randoms(const Layout& lay, const Seed& key, std::uint64_t index) {
-  Prg prg(key, index);
-  auto r = make_parts<W>(lay.randoms);
-  fill_from(prg, r);
-  return r;
-}
-
-/// The dealer's work for one request: returns party 1's corrections (derived components). The
-/// parties' streams are folded into the buffers as they are generated: the whole randoms are party
-/// 0's stream plus party 1's, the corrections are the derived values minus (xor) party 0's stream.
-template <class Kind, class W>
-Parts<W> deal(std::span<const std::uint64_t> params, const Seed& key0, const Seed& key1, std::uint64_t index, State& st) {
-  const Layout lay = Kind::layout(params);
-  Prg g0(key0, index), g1(key1, index);
-  auto full = make_parts<W>(lay.randoms);
-  fill_from(g0, full);
-  for (auto& t : full) g1.combine(std::span<W>(t.data(), t.size()), [](W a, W b) { return static_cast<W>(a + b); });
-  auto d = make_parts<W>(lay.derived);
-  st.key0 = &key0;
-  st.key1 = &key1;
-  st.index = index;
-  Kind::template derive<W>(params, full, d, st);
-  st.key0 = st.key1 = nullptr;
-  for (std::size_t j = 0; j < d.size(); ++j) {
-    const std::span<W> dj(d[j].data(), d[j].size());
-    if (lay.is_xor(j)) g0.combine(dj, [](W a, W b) { return static_cast<W>(a ^ b); });
-    else g0.combine(dj, [](W a, W b) { return static_cast<W>(a - b); });
-  }
-  return d;
-}
-
-/// Whole material for the plaintext simulation (the peer's shares are zero).
-template <class Kind, class W>
-Parts<W> deal_whole(std::span<const std::uint64_t> params, Prg& prg, State& st) {
-  const Layout lay = Kind::layout(params);
-  auto r = make_parts<W>(lay.randoms);
-  fill_from(prg, r);
-  auto d = make_parts<W>(lay.derived);
-  Kind::template derive<W>(params, r, d, st);
-  for (auto& t : d) r.push_back(std::move(t));
-  return r;
-}
-
-/// The kinds a dealer serves. Protocol layers add theirs by extending this list (dealer/kinds.hpp).
+/// The kinds a dealer serves (DefaultKinds in dealer/dealer.hpp lists the library's; a program with
+/// kinds of its own serves a longer list: BasicDealer<KindList<...>>, DealerClient<P, C, KindList<...>>).
 template <class... K> struct KindList {};
 
 template <class... K, class F>
@@ -305,3 +117,17 @@ bool dispatch(KindList<K...>, std::uint32_t id, F&& f) {
 }
 
 }  // namespace secformer::material
+
+namespace secformer {
+
+/// One piece of material as the dealer sees it: kind, word size and parameters.
+struct MaterialRequest {
+  std::uint32_t kind = 0;
+  std::uint32_t word_bits = 0;
+  std::vector<std::uint64_t> params;
+  friend bool operator==(const MaterialRequest&, const MaterialRequest&) = default;
+};
+/// Everything one run of a program asks of the dealer, in order (see plan_material in run.hpp).
+using MaterialPlan = std::vector<MaterialRequest>;
+
+}  // namespace secformer

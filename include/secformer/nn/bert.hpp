@@ -87,13 +87,13 @@ constexpr int encoder_layer_rounds() {
 }
 
 /// One post-LN BERT encoder block.
-template <class Softmax = FromSuite, class Gelu = FromSuite, class NormP = FromSuite, class R>
+template <class Softmax = void, class Gelu = void, class NormP = void, class R>
 auto encoder_layer(const EncoderParams<R>& p, std::size_t heads, const Tensor* mask = nullptr, double eps = 1e-12) {
   return sequential(residual(Attention<R, Softmax>(p.attn, heads, mask)), Norm<R, NormP>(p.ln1, eps),
                     named("ffn", residual(sequential(Linear<R>(p.fc1), Activation<Gelu>{}, Linear<R>(p.fc2)))), Norm<R, NormP>(p.ln2, eps));
 }
 
-template <class R, class Softmax = FromSuite, class Gelu = FromSuite, class NormP = FromSuite, class TanhP = SigmoidTanh<>>
+template <class R, class Softmax = void, class Gelu = void, class NormP = void, class TanhP = SigmoidTanh<>>
 class Bert {
  public:
   Bert(const BertParams<R>& p, const BertConfig& cfg) : p_(&p), cfg_(cfg) {

@@ -112,7 +112,7 @@ class Linear {
   const LinearParams<R>* p_;
 };
 
-template <class Policy = FromSuite>
+template <class Policy = void>
 struct Activation {
   template <class X, class Ctx>
   X operator()(const X& x, Ctx& ctx) const {
@@ -120,7 +120,7 @@ struct Activation {
   }
 };
 
-template <class R, class Policy = FromSuite>
+template <class R, class Policy = void>
 class Norm {
  public:
   explicit Norm(const NormParams<R>& p, double eps = 1e-12) : p_(&p), eps_(eps) {}
@@ -136,12 +136,12 @@ class Norm {
   double eps_;
 };
 /// Norm with an explicit policy: norm<PumaLayerNorm>(p).
-template <class Policy = FromSuite, class R>
+template <class Policy = void, class R>
 Norm<R, Policy> norm(const NormParams<R>& p, double eps = 1e-12) {
   return Norm<R, Policy>(p, eps);
 }
 
-template <class R, class Softmax = FromSuite>
+template <class R, class Softmax = void>
 class Attention {
  public:
   Attention(const AttentionParams<R>& p, std::size_t heads, const Tensor* mask = nullptr) : p_(&p), heads_(heads), mask_(mask) {
@@ -179,7 +179,7 @@ class Attention {
   const Tensor* mask_;
 };
 /// Attention with an explicit softmax policy: attention<PumaSoftmax>(p, heads, mask).
-template <class Softmax = FromSuite, class R>
+template <class Softmax = void, class R>
 Attention<R, Softmax> attention(const AttentionParams<R>& p, std::size_t heads, const Tensor* mask = nullptr) {
   return Attention<R, Softmax>(p, heads, mask);
 }

@@ -17,10 +17,11 @@
 //   activation<P>, softmax<P>, layernorm<P>, tanh<P>                       the policy's eval on
 //                              shares; on doubles P::approx (Approx) or the exact function (Exact)
 //
-// Policies: a layer's policy parameter FromSuite (the default) means "the context's suite's":
+// Policies: a layer's policy parameter void (the default) means "the context's suite's":
 // typename Ctx::suite::gelu / softmax / layernorm / compare (protocols/suite.hpp); a suite that
-// names none (e.g. Basic<>) gets the library defaults SecFormerGelu<>, Quad2Softmax,
-// SecFormerLayerNorm and the default comparison. An explicit policy overrides the suite.
+// names none (e.g. Basic<>) gets the library defaults SecFormerGelu, Quad2Softmax,
+// SecFormerLayerNorm and DefaultCompare. An explicit policy overrides the suite. The resolution is
+// the protocols' own (detail::pick_policy_t, protocols/policy.hpp).
 //
 // SigmoidTanh<Compare, Exp, Iters> (the pooler's tanh; not in the paper, which leaves the pooler
 //   out): tanh(x) = sign(x) (2 r - 1), r = 1 / (1 + exp(-2|x|)) = sigmoid(2|x|):
@@ -57,6 +58,7 @@
 #include "../protocols/layernorm.hpp"
 #include "../protocols/matmul.hpp"
 #include "../protocols/mul.hpp"
+#include "../protocols/policy.hpp"
 #include "../protocols/softmax.hpp"
 #include "../protocols/trunc.hpp"
 #include "plain.hpp"
@@ -66,33 +68,22 @@ namespace secformer::nn {
 // ================================================================================================
 // Policies from the suite
 
-/// A layer's policy parameter: take the policy from the context's suite.
-struct FromSuite {};
-
-namespace detail {
-template <class S> struct suite_gelu { using type = SecFormerGelu<>; };
-template <class S> requires requires { typename S::gelu; } struct suite_gelu<S> { using type = typename S::gelu; };
-template <class S> struct suite_softmax { using type = Quad2Softmax; };
-template <class S> requires requires { typename S::softmax; } struct suite_softmax<S> { using type = typename S::softmax; };
-template <class S> struct suite_layernorm { using type = SecFormerLayerNorm; };
-template <class S> requires requires { typename S::layernorm; } struct suite_layernorm<S> { using type = typename S::layernorm; };
-template <class S> struct suite_compare { using type = void; };  // void: the library's default comparison
-template <class S> requires requires { typename S::compare; } struct suite_compare<S> { using type = typename S::compare; };
-
-template <class Policy, template <class> class Get, class Suite> struct resolve { using type = Policy; };
-template <template <class> class Get, class Suite> struct resolve<FromSuite, Get, Suite> { using type = typename Get<Suite>::type; };
-}  // namespace detail
-
-template <class Policy, class Ctx> using gelu_policy_t = typename detail::resolve<Policy, detail::suite_gelu, typename Ctx::suite>::type;
-template <class Policy, class Ctx> using softmax_policy_t = typename detail::resolve<Policy, detail::suite_softmax, typename Ctx::suite>::type;
-template <class Policy, class Ctx> using layernorm_policy_t = typename detail::resolve<Policy, detail::suite_layernorm, typename Ctx::suite>::type;
-template <class Policy, class Ctx> using compare_policy_t = typename detail::resolve<Policy, detail::suite_compare, typename Ctx::suite>::type;
+/// A layer's policy: the explicit one, or (void) the context's suite's, else the library default
+/// (the same resolution as sf::gelu, sf::softmax, sf::layernorm and sf::ltz: protocols/policy.hpp).
+template <class Policy, class Ctx>
+using gelu_policy_t = secformer::detail::pick_policy_t<Policy, Ctx, secformer::detail::suite_gelu_t, SecFormerGelu>;
+template <class Policy, class Ctx>
+using softmax_policy_t = secformer::detail::pick_policy_t<Policy, Ctx, secformer::detail::suite_softmax_t, Quad2Softmax>;
+template <class Policy, class Ctx>
+using layernorm_policy_t = secformer::detail::pick_policy_t<Policy, Ctx, secformer::detail::suite_layernorm_t, SecFormerLayerNorm>;
+template <class Policy, class Ctx>
+using compare_policy_t = secformer::detail::compare_policy_t<Policy, Ctx>;
 
 // ================================================================================================
 // Extra policies of the nn layer
 
 /// ReLU as an activation policy (the comparison from the suite unless given).
-template <class Compare = FromSuite>
+template <class Compare = void>
 struct Relu {
   static double approx(double x) noexcept { return x > 0 ? x : 0.0; }
   static double exact(double x) noexcept { return approx(x); }
@@ -103,7 +94,7 @@ struct Relu {
 };
 
 /// tanh(x) = sign(x) (2 sigmoid(2|x|) - 1) (see the header comment).
-template <class Compare = FromSuite, class Exp = CrypTenExp, int Iters = 4>
+template <class Compare = void, class Exp = CrypTenExp, int Iters = 4>
 struct SigmoidTanh {
   static_assert(Iters >= 1, "secformer: SigmoidTanh needs at least one Newton step");
   static constexpr double input_bound = 64.0;
@@ -171,14 +162,14 @@ Shared<T, Ring, P, C> add_bias(const Shared<T, Ring, P, C>& x, const Shared<T, R
 inline Tensor add_bias(const Tensor& x, const Tensor& b) { return plain::add_bias(x, b); }
 
 /// x W + b with a masked weight (1 round) and a shared bias.
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<T, Ring, P, C> affine(const Shared<T, Ring, P, C>& x, const MaskedWeight<T, Ring, P, C>& w, const Shared<T, Ring, P, C>& b, Ctx& ctx) {
   SECFORMER_ASSERT(w.k > 0, "a weight matrix that was not shared (skipped or default-constructed)");
   return add_bias(secformer::matmul(x, w, ctx), b);
 }
 
 /// Several products x_i W_i with masked weights in ONE round (raw products at the doubled scale).
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 std::vector<Shared<product_t<T>, Ring, P, C>> matmul_many_raw(
     const std::vector<std::pair<const Shared<T, Ring, P, C>*, const MaskedWeight<T, Ring, P, C>*>>& xw, Ctx& ctx) {
   using W = typename Ring::word_type;
@@ -212,7 +203,7 @@ std::vector<Shared<product_t<T>, Ring, P, C>> matmul_many_raw(
       mats.back()[0].reshape(x->shape());
       masked.emplace_back(C(x->share() - mats.back()[0]));
     }
-    auto e = open_vector(masked, ctx);
+    auto e = secformer::detail::open_through(ctx, masked);
     for (std::size_t i = 0; i < xw.size(); ++i) {
       const auto& [x, w] = xw[i];
       const std::size_t rows = x->size() / w->k;
@@ -248,7 +239,7 @@ Tensor bmm(const Tensor& a, const Tensor& b, Ctx&, double s = 1.0) {
 }
 
 /// a b s for two secret tensors (batched, 1 round; see the header comment for the truncations).
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<T, Ring, P, C> bmm(const Shared<T, Ring, P, C>& a, const Shared<T, Ring, P, C>& b, Ctx& ctx, double s = 1.0) {
   if constexpr (std::is_same_v<typename T::trunc_policy, trunc::Local>) {
     if (s < 1.0) {
@@ -307,7 +298,7 @@ Tensor activation(const Tensor& x, Ctx&) {
   if constexpr (Ctx::is_exact) return plain::map(x, [](double v) { return exact_activation<Policy>(v); });
   else return plain::map(x, [](double v) { return Policy::approx(v); });
 }
-template <class Policy, shared_tensor S, class Ctx>
+template <class Policy, shared_tensor S, protocol_context Ctx>
 S activation(const S& x, Ctx& ctx) {
   return Policy::eval(x, ctx);
 }
@@ -317,7 +308,7 @@ Tensor tanh(const Tensor& x, Ctx&) {
   if constexpr (Ctx::is_exact) return plain::map(x, [](double v) { return std::tanh(v); });
   else return plain::map(x, [](double v) { return Policy::approx(v); });
 }
-template <class Policy, shared_tensor S, class Ctx>
+template <class Policy, shared_tensor S, protocol_context Ctx>
 S tanh(const S& x, Ctx& ctx) {
   return Policy::eval(x, ctx);
 }
@@ -328,7 +319,7 @@ Tensor softmax(const Tensor& x, const Tensor* mask, Ctx&) {
   if constexpr (Ctx::is_exact) return plain::softmax(x, mask);
   else return mask ? Tensor(Policy::approx(x, *mask)) : Tensor(Policy::approx(x));
 }
-template <class Policy, shared_tensor S, class Ctx>
+template <class Policy, shared_tensor S, protocol_context Ctx>
 S softmax(const S& x, const Tensor* mask, Ctx& ctx) {
   return mask ? Policy::eval(x, *mask, ctx) : Policy::eval(x, ctx);
 }
@@ -339,7 +330,7 @@ Tensor layernorm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doubl
   if constexpr (Ctx::is_exact) return plain::layernorm(x, gamma, beta, eps);
   else return Tensor(Policy::approx(x, gamma, beta, eps));
 }
-template <class Policy, shared_tensor S, class G, class B, class Ctx>
+template <class Policy, shared_tensor S, class G, class B, protocol_context Ctx>
 S layernorm(const S& x, const G& gamma, const B& beta, double eps, Ctx& ctx) {
   return Policy::eval(x, gamma, beta, ctx, eps);
 }

@@ -26,7 +26,7 @@
 #include <xtensor/xbuilder.hpp>
 
 #include "../config.hpp"
-#include "../context.hpp"
+#include "../protocols/policy.hpp"
 
 namespace secformer::nn {
 

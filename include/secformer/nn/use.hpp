@@ -30,7 +30,7 @@
 // lookup (share_tokens) or the client's rows (client_embedding) all work as for BERT.
 //
 // Number systems: encode and embed are generic (doubles with PlainContext, the Solo simulation,
-// two-party shares); the policies are types: Softmax (FromSuite; CrypTenSuite's is exact up to
+// two-party shares); the policies are types: Softmax (void: the suite's; CrypTenSuite's is exact up to
 // its exp), Act = Relu<> (the graph's ReLU, exact on shares: one comparison), NormP, TanhP.
 // The pooling mean is local on shares (a sum of rows and one truncation by the public 1/s).
 // The final L2 normalisation is given for doubles only (l2_normalize); a classifier on the unit
@@ -190,7 +190,7 @@ inline Tensor l2_normalize(const Tensor& x) {
   return out;
 }
 
-template <class R, class Softmax = FromSuite, class Act = Relu<>, class NormP = FromSuite, class TanhP = SigmoidTanh<>>
+template <class R, class Softmax = void, class Act = Relu<>, class NormP = void, class TanhP = SigmoidTanh<>>
 class Use {
  public:
   explicit Use(const UseParams<R>& p, const UseConfig& cfg = {}) : p_(&p), cfg_(cfg) {

@@ -325,7 +325,7 @@ class Masker {
   void flush() {
     if (dst_.empty()) return;
     [[maybe_unused]] auto g = ctx_->scope("weight mask");
-    auto f = open_vector(masked_, *ctx_);
+    auto f = secformer::detail::open_through(*ctx_, masked_);
     for (std::size_t i = 0; i < dst_.size(); ++i) {
       dst_[i]->f = std::move(f[i]);
       if constexpr (P::id == 0) b_[i] += dst_[i]->f;  // F + B_0

@@ -83,6 +83,7 @@
 #include "../core/share.hpp"
 #include "../dealer/compare_material.hpp"
 #include "mul.hpp"
+#include "policy.hpp"
 
 namespace secformer {
 

@@ -79,6 +79,7 @@
 #include "../config.hpp"
 #include "../context.hpp"
 #include "../core/share.hpp"
+#include "../dealer/matmul_material.hpp"
 #include "exp.hpp"
 #include "mul.hpp"
 #include "trunc.hpp"

@@ -93,6 +93,7 @@
 #include "compare.hpp"
 #include "exp.hpp"
 #include "mul.hpp"
+#include "policy.hpp"
 #include "sin.hpp"
 #include "trunc.hpp"
 
@@ -322,7 +323,7 @@ struct FittedErf<2500> {
 /// SecFormer's Pi_GeLU (see the header comment). Erf: the series and threshold of the middle
 /// segment (FittedErf<2300>, the smallest error; PaperErf<1700> is the paper's).
 template <class Erf = FittedErf<2300>, class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
-struct SecFormerGelu {
+struct BasicSecFormerGelu {
   using erf_policy = Erf;
   using compare_policy = Compare;
   /// The comparisons actually run for an encoding with F fractional bits in Ring, and their reach.
@@ -663,11 +664,12 @@ struct SecFormerGelu {
     return Shared<T, Ring, P, C>(std::move(out));
   }
 };
+using SecFormerGelu = BasicSecFormerGelu<>;
 
 // =====================================================================================================
 /// PUMA's piecewise polynomial GeLU with the correct segments (protocols.md section 7).
 template <class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
-struct PumaGelu {
+struct BasicPumaGelu {
   using compare_policy = Compare;
   template <class Ring, unsigned F> using segment = detail::segment_compare<Compare, Ring, F, CompareFrac>;
   static constexpr double poly0_c[4] = {-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728};
@@ -727,6 +729,7 @@ struct PumaGelu {
     return x + pr[2] + pr[1] - pr[0];
   }
 };
+using PumaGelu = BasicPumaGelu<>;
 
 // =====================================================================================================
 /// MPCFormer's quadratic replacement 0.125 x^2 + 0.25 x + 0.5 (not an approximation of GeLU).
@@ -775,7 +778,7 @@ struct QuadGelu {
 /// |x| <= 14 (exp's documented range [-256, 8] for -|z|; CrypTen itself breaks beyond it). Z2k<32>
 /// is not meaningful (see exp.hpp).
 template <class Compare = CrypTenCompare, class Exp = CrypTenExp, int RecipIters = 3>
-struct CrypTenGelu {
+struct BasicCrypTenGelu {
   static_assert(RecipIters >= 1, "secformer: CrypTenGelu needs at least one Newton iteration");
   using compare_policy = Compare;
   static constexpr double k = 0.79788456080286535588;  // sqrt(2 / pi)
@@ -829,13 +832,14 @@ struct CrypTenGelu {
     return mul(x, sig, ctx);
   }
 };
+using CrypTenGelu = BasicCrypTenGelu<>;
 
 // =====================================================================================================
 /// GeLU with the policy Policy; without one (void), the context's suite's gelu if it names one,
-/// else SecFormerGelu<>. The single point where the default is chosen.
+/// else SecFormerGelu. The single point where the default is chosen.
 template <class Policy = void, class S, class Ctx>
 S gelu(const S& x, Ctx& ctx) {
-  using Pol = detail::pick_policy_t<Policy, Ctx, detail::suite_gelu_t, SecFormerGelu<>>;
+  using Pol = detail::pick_policy_t<Policy, Ctx, detail::suite_gelu_t, SecFormerGelu>;
   return Pol::eval(x, ctx);
 }
 

@@ -71,6 +71,7 @@
 #include "../dealer/layernorm_material.hpp"
 #include "div.hpp"
 #include "mul.hpp"
+#include "policy.hpp"
 #include "rsqrt.hpp"
 #include "trunc.hpp"
 

@@ -14,9 +14,11 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "../config.hpp"
 #include "../context.hpp"
 #include "../core/gemm.hpp"
 #include "../core/share.hpp"
+#include "../dealer/matmul_material.hpp"
 #include "mul.hpp"
 #include "trunc.hpp"
 
@@ -58,7 +60,7 @@ void gemm_batch(const MatShape& s, const W* x, std::size_t sx, const W* y, std::
 }  // namespace detail
 
 /// Raw matrix product (doubled scale). 1 round.
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> matmul_raw(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
   using W = typename Ring::word_type;
   const auto s = detail::mat_shape(x.shape(), y.shape());
@@ -83,7 +85,7 @@ Shared<product_t<T>, Ring, P, C> matmul_raw(const Shared<T, Ring, P, C>& x, cons
   return Shared<product_t<T>, Ring, P, C>(std::move(z));
 }
 
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<T, Ring, P, C> matmul(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
   return truncate(matmul_raw(x, y, ctx), ctx);
 }
@@ -99,7 +101,7 @@ struct MaskedWeight {
 };
 
 /// Masks a secret weight matrix once (1 round, k n words each way).
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 MaskedWeight<T, Ring, P, C> prepare_weight(const Shared<T, Ring, P, C>& w, Ctx& ctx) {
   using W = typename Ring::word_type;
   SECFORMER_ASSERT(w.dimension() == 2, "prepare_weight needs a 2-D weight");
@@ -116,7 +118,7 @@ MaskedWeight<T, Ring, P, C> prepare_weight(const Shared<T, Ring, P, C>& w, Ctx& 
 }
 
 /// X (..., k) times a prepared weight (k x n): raw product (doubled scale). 1 round.
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> matmul_raw(const Shared<T, Ring, P, C>& x, const MaskedWeight<T, Ring, P, C>& w, Ctx& ctx) {
   using W = typename Ring::word_type;
   SECFORMER_ASSERT(x.dimension() >= 1 && x.shape()[x.dimension() - 1] == w.k,
@@ -143,7 +145,7 @@ Shared<product_t<T>, Ring, P, C> matmul_raw(const Shared<T, Ring, P, C>& x, cons
   return Shared<product_t<T>, Ring, P, C>(std::move(z));
 }
 
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<T, Ring, P, C> matmul(const Shared<T, Ring, P, C>& x, const MaskedWeight<T, Ring, P, C>& w, Ctx& ctx) {
   return truncate(matmul_raw(x, w, ctx), ctx);
 }

@@ -9,11 +9,15 @@
 // Several independent products in one round: mul_many.
 #pragma once
 
+#include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
+#include "../config.hpp"
 #include "../context.hpp"
 #include "../core/share.hpp"
+#include "../dealer/mul_material.hpp"
 #include "trunc.hpp"
 
 namespace secformer {
@@ -28,29 +32,8 @@ void require_same_shape(const S& x, const S& y, const char* what) {
 }
 }  // namespace detail
 
-/// Opens a runtime-sized list of shares in one round.
-template <class T, class Ring, class P, class C, class Ctx>
-std::vector<C> open_vector(const std::vector<Shared<T, Ring, P, C>>& xs, Ctx& ctx) {
-  using W = typename Ring::word_type;
-  std::size_t total = 0;
-  for (auto& x : xs) total += x.size();
-  std::vector<W> mine(total), theirs(total);
-  std::size_t at = 0;
-  for (auto& x : xs) { std::copy(x.share().begin(), x.share().end(), mine.begin() + static_cast<std::ptrdiff_t>(at)); at += x.size(); }
-  ctx.exchange_words(std::span<const W>(mine), std::span<W>(theirs));
-  std::vector<C> out;
-  at = 0;
-  for (auto& x : xs) {
-    C o(x.shape());
-    for (std::size_t i = 0; i < x.size(); ++i) o.data()[i] = static_cast<W>(mine[at + i] + theirs[at + i]);
-    at += x.size();
-    out.push_back(std::move(o));
-  }
-  return out;
-}
-
 /// Raw product (doubled scale). 1 round.
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> mul_raw(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
   using W = typename Ring::word_type;
   using Out = Shared<product_t<T>, Ring, P, C>;
@@ -69,7 +52,7 @@ Shared<product_t<T>, Ring, P, C> mul_raw(const Shared<T, Ring, P, C>& x, const S
 }
 
 /// Raw square (doubled scale). 1 round.
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> square_raw(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
   using W = typename Ring::word_type;
   using Out = Shared<product_t<T>, Ring, P, C>;
@@ -88,24 +71,24 @@ Shared<product_t<T>, Ring, P, C> square_raw(const Shared<T, Ring, P, C>& x, Ctx&
 
 /// Product of an integer share (a bit, a count) with a share of any encoding: the result keeps x's
 /// encoding and needs no truncation. 1 round, 2 words per element each way; dealer: 1 word.
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
   requires(!std::is_same_v<T, Int>)
 Shared<T, Ring, P, C> mul(const Shared<Int, Ring, P, C>& b, const Shared<T, Ring, P, C>& x, Ctx& ctx) {
   return mul_raw(b, x.template reinterpret<Int>(), ctx).template reinterpret<T>();
 }
 
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<T, Ring, P, C> mul(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
   return truncate(mul_raw(x, y, ctx), ctx);
 }
 
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<T, Ring, P, C> square(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
   return truncate(square_raw(x, ctx), ctx);
 }
 
 /// Several independent raw products in one round: pairs (x_i, y_i) of possibly different shapes.
-template <class T, class Ring, class P, class C, class Ctx>
+template <class T, class Ring, class P, class C, protocol_context Ctx>
 std::vector<Shared<product_t<T>, Ring, P, C>> mul_many_raw(const std::vector<std::pair<Shared<T, Ring, P, C>, Shared<T, Ring, P, C>>>& xy, Ctx& ctx) {
   using W = typename Ring::word_type;
   using S = Shared<T, Ring, P, C>;
@@ -125,7 +108,7 @@ std::vector<Shared<product_t<T>, Ring, P, C>> mul_many_raw(const std::vector<std
       masked.emplace_back(C(x.share() - mats.back()[0]));
       masked.emplace_back(C(y.share() - mats.back()[1]));
     }
-    auto opened = open_vector(masked, ctx);
+    auto opened = detail::open_through(ctx, masked);
     for (std::size_t i = 0; i < xy.size(); ++i) {
       const auto& e = opened[2 * i];
       const auto& f = opened[2 * i + 1];

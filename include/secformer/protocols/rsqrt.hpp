@@ -85,6 +85,7 @@
 #include "../context.hpp"
 #include "../core/share.hpp"
 #include "../dealer/layernorm_material.hpp"
+#include "../dealer/matmul_material.hpp"
 #include "exp.hpp"
 #include "mul.hpp"
 #include "trunc.hpp"

@@ -77,6 +77,7 @@
 #include "div.hpp"
 #include "exp.hpp"
 #include "mul.hpp"
+#include "policy.hpp"
 #include "trunc.hpp"
 
 namespace secformer {

@@ -7,8 +7,8 @@
 //   MPCFormerSuite  Quad GeLU and 2Quad with the Newton reciprocal
 //
 // A Context carries its suite; sf::gelu(x, ctx), sf::softmax(x, ctx), sf::layernorm(...),
-// sf::ltz(x, ctx) use the suite's choice, and sf::gelu<sf::PumaGelu<>>(x, ctx) overrides one call.
-// One-line ablations: SecFormerSuite::with_gelu<PumaGelu<>>.
+// sf::ltz(x, ctx) use the suite's choice, and sf::gelu<sf::PumaGelu>(x, ctx) overrides one call.
+// One-line ablations: SecFormerSuite::with_gelu<PumaGelu>.
 #pragma once
 
 #include "../core/fixed_point.hpp"
@@ -23,7 +23,7 @@
 
 namespace secformer {
 
-template <class Gelu = SecFormerGelu<>, class Softmax = Quad2Softmax, class Norm = SecFormerLayerNorm,
+template <class Gelu = SecFormerGelu, class Softmax = Quad2Softmax, class Norm = SecFormerLayerNorm,
           class Compare = MaskedCompare<>, class Encoding = Fixed<16>, class Ring = Z2k<64>>
 struct Suite {
   using gelu = Gelu;
@@ -42,8 +42,8 @@ struct Suite {
 };
 
 using SecFormerSuite = Suite<>;
-using CrypTenSuite = Suite<CrypTenGelu<>, CrypTenSoftmax, CrypTenLayerNorm, CrypTenCompare>;
-using PumaSuite = Suite<PumaGelu<>, PumaSoftmax, PumaLayerNorm, MaskedCompare<>>;
+using CrypTenSuite = Suite<CrypTenGelu, CrypTenSoftmax, CrypTenLayerNorm, CrypTenCompare>;
+using PumaSuite = Suite<PumaGelu, PumaSoftmax, PumaLayerNorm, MaskedCompare<>>;
 using MPCFormerSuite = Suite<QuadGelu, MPCFormerSoftmax, CrypTenLayerNorm, MaskedCompare<>>;
 
 }  // namespace secformer

@@ -20,6 +20,7 @@
 
 #include "../context.hpp"
 #include "../core/share.hpp"
+#include "../dealer/trunc_material.hpp"
 
 namespace secformer {
 
