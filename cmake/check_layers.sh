@@ -3,7 +3,7 @@
 # headers.layers): a header's #include "..." (and #include <secformer/...>) may name only the
 # layers its own layer may include; io/ and text/ include no library beyond the standard one (no
 # <.../...> or <....h>), Boost.Hana appears only in nn/, Asio only in channel/. A header's layer is
-# its folder (core/, channel/, ...) or, at the top, its file (config.hpp, fwd.hpp, context.hpp,
+# its folder (core/, channel/, ...) or, at the top, its file (config.hpp, context.hpp,
 # run.hpp, net.hpp, secformer.hpp = umbrella); a header in no known layer fails too, so a new layer
 # is added here and in docs/layout.md together. Prints file:line: reason per violation, exits 1.
 # Usage: bash cmake/check_layers.sh [include/secformer]
@@ -14,25 +14,23 @@ set -euo pipefail
 # Which layers each layer may include (itself included where listed). Keep equal to docs/layout.md.
 declare -A may=(
   [config]=""
-  [fwd]="config"
-  [core]="config fwd core"
-  [channel]="config fwd core channel"
-  [dealer]="config fwd core channel dealer"
-  [context]="config fwd core channel dealer"
-  [protocols]="config fwd core channel dealer context protocols"
+  [core]="config core"
+  [channel]="config core channel"
+  [dealer]="config core channel dealer"
+  [context]="config core channel dealer"
+  [protocols]="config core channel dealer context protocols"
   [io]="config io"
   [text]="config io text"
-  [nn]="config fwd core channel dealer context protocols io text nn"
-  [run]="config fwd core channel dealer context protocols io text nn"
-  [net]="config fwd core channel dealer context protocols io text nn run"
-  [umbrella]="config fwd core channel dealer context protocols io text nn run"
+  [nn]="config core channel dealer context protocols io text nn"
+  [run]="config core channel dealer context protocols io text nn"
+  [net]="config core channel dealer context protocols io text nn run"
+  [umbrella]="config core channel dealer context protocols io text nn run"
 )
 
 layer_of() {  # a path relative to include/secformer
   case "$1" in
     */*) echo "${1%%/*}" ;;
     config.hpp) echo config ;;
-    fwd.hpp) echo fwd ;;
     context.hpp) echo context ;;
     run.hpp) echo run ;;
     net.hpp) echo net ;;
