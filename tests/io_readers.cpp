@@ -341,6 +341,10 @@ TEST_CASE("safetensors: shards and model.safetensors.index.json", "[io][safetens
                                         cat(le_f32({1.0f, 2.0f}), le_u16({0xC040}))));
   index(ok_map, "12");
   CHECK_THAT(open_error(), Contains("tensor \"a\" of shard") && Contains("is mapped to another shard"));
+  dir.write("model.safetensors", make_file("{}", {}));
+  CHECK_THAT(open_error(), Contains("holds both model.safetensors and model.safetensors.index.json"));
+  CHECK(st::Checkpoint::open(dir.path / "model.safetensors").entries().empty());
+  fs::remove(dir.path / "model.safetensors");
   fs::remove(dir.path / "model.safetensors.index.json");
   CHECK_THAT(open_error(), Contains("holds neither model.safetensors nor model.safetensors.index.json"));
 }

@@ -367,12 +367,15 @@ class Checkpoint {
   };
 
   /// `path`: a .safetensors file, an index .json, or a directory holding
-  /// model.safetensors.index.json or model.safetensors.
+  /// model.safetensors.index.json or model.safetensors (not both: ambiguous).
   static Checkpoint open(const std::filesystem::path& path, const Limits& lim = {}) {
     namespace fs = std::filesystem;
     if (fs::is_directory(path)) {
-      if (fs::exists(path / "model.safetensors.index.json")) return from_index(path / "model.safetensors.index.json", lim);
-      if (fs::exists(path / "model.safetensors")) return from_file(path / "model.safetensors", lim);
+      const bool sharded = fs::exists(path / "model.safetensors.index.json"), single = fs::exists(path / "model.safetensors");
+      if (sharded && single)
+        throw usage_error("secformer: safetensors: " + path.string() + " holds both model.safetensors and model.safetensors.index.json: which one?");
+      if (sharded) return from_index(path / "model.safetensors.index.json", lim);
+      if (single) return from_file(path / "model.safetensors", lim);
       throw usage_error("secformer: safetensors: " + path.string() + " holds neither model.safetensors nor model.safetensors.index.json");
     }
     if (path.extension() == ".json") return from_index(path, lim);
