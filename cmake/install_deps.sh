@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(g++ cmake make xtensor-dev xtl-dev libxsimd-dev libboost-dev libasio-dev catch2 libssl-dev openssl libopenblas-dev
           clang libclang-rt-14-dev   # clang: the libFuzzer targets (cmake/sanitize_and_fuzz.sh)
-          nodejs python3-numpy)      # the real-data tests (nodejs: npm): cmake/fetch_data.sh, examples/sentiment/tfjs_reference.py
+          nodejs python3-numpy       # the real-data tests (nodejs: npm): cmake/fetch_data.sh, examples/sentiment/tfjs_reference.py
+          python3-torch python3-venv)  # ctest io.hf_checkpoint: cmake/setup_python.sh (transformers from PyPI)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
