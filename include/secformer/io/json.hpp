@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -36,6 +37,18 @@ using Object = std::vector<std::pair<std::string, Value>>;
 
 struct Value {
   std::variant<std::nullptr_t, bool, double, std::string, Array, Object> v;
+
+  // The special members are defined after the class: inline (and constexpr) ones make clang
+  // instantiate std::pair<std::string, Value> while it needs Value's destructor (a cycle).
+  Value() noexcept;
+  template <class T>
+    requires std::is_constructible_v<decltype(v), T&&> && (!std::is_same_v<std::remove_cvref_t<T>, Value>)
+  Value(T&& x) : v(std::forward<T>(x)) {}
+  Value(const Value&);
+  Value(Value&&) noexcept;
+  Value& operator=(const Value&);
+  Value& operator=(Value&&) noexcept;
+  ~Value();
 
   bool is_null() const noexcept { return std::holds_alternative<std::nullptr_t>(v); }
   bool is_bool() const noexcept { return std::holds_alternative<bool>(v); }
@@ -84,6 +97,13 @@ struct Value {
     throw usage_error(std::string("secformer: json: expected ") + what + ", found " + kind());
   }
 };
+
+inline Value::Value() noexcept = default;
+inline Value::Value(const Value&) = default;
+inline Value::Value(Value&&) noexcept = default;
+inline Value& Value::operator=(const Value&) = default;
+inline Value& Value::operator=(Value&&) noexcept = default;
+inline Value::~Value() = default;
 
 namespace detail {
 
