@@ -5,6 +5,7 @@
 // of D from its stream; the dealer sends party 1 the correction D - D_0, or D xor D_0 for bit
 // vectors). So dealer traffic to party 0 is one seed; to party 1 it is the size of D.
 // Every request has an index; its stream is AES-CTR under the party's dealer key with IV = index.
+// Every kind and its cost: docs/protocols.md#dealer-material.
 #pragma once
 
 #include <cstddef>
@@ -159,7 +160,7 @@ struct TruncPair {
   }
 };
 
-/// Mask of a fixed weight (protocols.md section 2): params (handle, k, n); R = {B: k x n}, no D.
+/// Mask of a fixed weight (docs/protocols.md#linear-layers-and-fixed-weights): params (handle, k, n); R = {B: k x n}, no D.
 /// The dealer keeps B under the handle for later FixedMatTriple requests.
 struct WeightMask {
   static constexpr std::uint32_t id = 5;
@@ -296,7 +297,8 @@ Parts<W> deal_whole(std::span<const std::uint64_t> params, Prg& prg, State& st) 
   return r;
 }
 
-/// The kinds a dealer serves. Protocol layers add theirs by extending this list (dealer/kinds.hpp).
+/// The kinds a dealer serves. Protocol layers add theirs by extending this list (DefaultKinds in
+/// dealer/dealer.hpp).
 template <class... K> struct KindList {};
 
 template <class... K, class F>
