@@ -612,7 +612,15 @@ struct SecFormerGelu {
 };
 
 // =====================================================================================================
-/// PUMA's piecewise polynomial GeLU with the correct segments (protocols.md section 7).
+/// PumaGelu: GeLU by PUMA's segments: 0, poly0 on [-4, -1.95), poly1 on [-1.95, 3), x from 3 on
+/// | paper  | PUMA (Dong et al. 2023), segments corrected; docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 7
+/// | online | 105.375 B/element/party
+/// | dealer | 111.1 B/element (bench_protocols, 128 x 3072)
+/// | error  | max 2.0e-2 (the jump at x = 3), p99 8.5e-3 vs exact GeLU on N(0, 4) (bench_protocols)
+/// | range  | |x| <= 1016 (input_bound, the comparisons' range)
+/// Three comparisons in one batch (as SecFormerGelu's, the same band), powers in three rounds, the
+/// selection in one round of three bit products.
 template <class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
 struct PumaGelu {
   using compare_policy = Compare;
@@ -676,7 +684,13 @@ struct PumaGelu {
 };
 
 // =====================================================================================================
-/// MPCFormer's quadratic replacement 0.125 x^2 + 0.25 x + 0.5 (not an approximation of GeLU).
+/// QuadGelu: MPCFormer's 0.125 x^2 + 0.25 x + 0.5, the replacement a model is distilled to (not GeLU)
+/// | paper  | MPCFormer (Li et al. 2023); docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 1
+/// | online | 8 B/element/party
+/// | dealer | 8 B/element (bench_protocols, 128 x 3072)
+/// | error  | max 2.7e-5 vs its own quadratic (bench_protocols); 0.5 vs GeLU at x = 0, growing as x^2 / 8
+/// | range  | |x| <= 64 (|x| <= 6 in Z2k<32> with F = 12)
 struct QuadGelu {
   template <class E = Fixed<16>, class Ring = Z2k<64>>
   static constexpr int rounds_for = 1 + (detail::dealer_trunc_v<E> ? 1 : 0);
@@ -703,24 +717,15 @@ struct QuadGelu {
 };
 
 // =====================================================================================================
-/// CrypTen's GeLU (tanh form, tanh through CrypTen's "reciprocal" sigmoid), faithful to CrypTen's
-/// configuration: comparison Compare (CrypTen's A2B adder by default), exp Exp ((1 + x/256)^256, the
-/// default exp_iterations = 8: CrypTen's override to 9 covers only the reciprocal), and the reciprocal
-/// of the denominator 1 + exp(-|z|) in [1, 2] by Newton from the public start 0.75 with RecipIters = 3
-/// iterations (CrypTen's sigmoid overrides reciprocal_initial = 0.75, reciprocal_nr_iters = 3,
-/// all_pos): the first iteration is local (0.75 (2 - 0.75 d)), each further one is r (2 - r d) with
-/// two products in sequence. The library's NewtonReciprocal (div.hpp) is CrypTen's general reciprocal
-/// (exp-based start, 10 iterations), which CrypTen's sigmoid does not use.
-///   z = 2 sqrt(2/pi) (x + 0.044715 x^3): x^2 (1 round), x^3 (1 round)
-///   b = [z < 0] (Compare), p = (1 - 2 b) z (1 round), e = exp(-p) (Exp rounds), d = 1 + e
-///   r ~ 1/d (2 (RecipIters - 1) rounds), sigmoid = (1 - r) + (1 - b)(2 r - 1) (1 round)
-///   GeLU = 0.5 x (1 + (2 sigmoid - 1)) = x sigmoid (1 round)
-/// Z2k<64>, Fixed<16>, CrypTenCompare: 8 + 2 + 1 + 8 + 4 + 1 + 1 = 25 rounds; 25 + 23 = 48 words
-/// (384 B) per element each way. Error vs exact GeLU: the tanh form itself is within 4.8e-4; the
-/// sigmoid's reciprocal from 0.75 in 3 steps is off by up to (1 - 0.75 d)^8 <= 0.4% (at z = 0) and exp
-/// by up to 1.1e-3 absolute: in all below 0.01 on N(0, 4) (measured in the tests). Input range
-/// |x| <= 14 (exp's documented range [-256, 8] for -|z|; CrypTen itself breaks beyond it). Z2k<32>
-/// is not meaningful (see exp.hpp).
+/// CrypTenGelu: CrypTen's tanh form x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), CrypTen's sigmoid
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 25
+/// | online | 384 B/element/party
+/// | dealer | 440 B/element (bench_protocols, 128 x 3072)
+/// | error  | max 1.6e-3, p99 1.4e-3 vs exact GeLU on N(0, 4) (bench_protocols, 128 x 3072)
+/// | range  | |x| <= 14 (exp's range [-256, 8] for -|z|); Z2k<64> only
+/// Compare = CrypTenCompare, Exp = CrypTenExp; the sigmoid's reciprocal of 1 + exp(-|z|) is Newton from
+/// the public start 0.75 in RecipIters = 3 steps (CrypTen's sigmoid), not NewtonReciprocal.
 template <class Compare = CrypTenCompare, class Exp = CrypTenExp, int RecipIters = 3>
 struct CrypTenGelu {
   static_assert(RecipIters >= 1, "secformer: CrypTenGelu needs at least one Newton iteration");
