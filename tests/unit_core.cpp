@@ -677,7 +677,7 @@ TEST_CASE("header comments point only at files and sections the repository has",
       const std::string& l = ls[i];
       if (l.find("//") == std::string::npos) continue;
       INFO(h.filename().string() << ":" << i + 1 << ": " << l);
-      // No notes outside the repository, no bare protocols.md (it lives in docs/), no dealer/kinds.hpp.
+      // No notes outside the repository, no bare protocols.md (it lives in docs/), no former dealer kinds header.
       CHECK(l.find("shared/") == std::string::npos);
       CHECK(l.find("kinds.hpp") == std::string::npos);
       for (std::size_t at = l.find("protocols.md"); at != std::string::npos; at = l.find("protocols.md", at + 1))
