@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Fit the 7-term odd sine series of erf (period 20, protocols.md section 4) to a segment threshold T.
+"""Fit the 7-term odd sine series of erf (period 20, docs/protocols.md#gelu-pi_gelu) to a segment threshold T.
 
-SecFormer's coefficients (beta in protocols.md) are a series of erf over a whole period; inside the
+SecFormer's coefficients (beta in docs/protocols.md#gelu-pi_gelu) are a series of erf over a whole period; inside the
 middle segment |u| < T only the series on [-T, T] matters, and a series fitted there is far more
 accurate at the same cost (the protocol evaluates any 7 coefficients the same way). For each T this
 solves a ridge-regularised least-squares fit of u -> erf(u), weighted by |u| + 0.05 (the GeLU error

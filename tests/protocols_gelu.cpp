@@ -253,7 +253,7 @@ TEST_CASE("Pi_Sin: the opened angle is uniform over the ring whatever the input"
 
 // ----------------------------------------------------------------------------------------------------
 TEST_CASE("GeLU approximations in double precision: the erf series, the threshold T and the baselines", "[protocols][gelu]") {
-  // SecFormer's own series (protocols.md section 4) at the paper's T, 2.0 and the reference code's T.
+  // SecFormer's own series (docs/protocols.md#gelu-pi_gelu) at the paper's T, 2.0 and the reference code's T.
   const double p17 = max_exact_error(&sf::BasicSecFormerGelu<sf::PaperErf<1700>>::approx, -8, 8);
   const double p20 = max_exact_error(&sf::BasicSecFormerGelu<sf::PaperErf<2000>>::approx, -8, 8);
   const double p25 = max_exact_error(&sf::BasicSecFormerGelu<sf::PaperErf<2500>>::approx, -8, 8);

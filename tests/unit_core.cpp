@@ -1,9 +1,22 @@
 // Unit tests of the core layer, the channels, the PRG, the dealer wire format and the context.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include <secformer/channel/shaped.hpp>
 #include <secformer/secformer.hpp>
@@ -292,4 +305,420 @@ TEST_CASE("shaped channel: delays each message by rtt/2 + bytes/bandwidth, conte
   CHECK_THROWS_AS(sf::LinkShape::parse("-1gbit,1ms"), sf::usage_error);
   CHECK_THROWS_AS(sf::LinkShape::parse("0gbit,1ms"), sf::usage_error);
   CHECK_THROWS_AS(sf::LinkShape::parse("xgbit,1ms"), sf::usage_error);
+}
+
+// =====================================================================================================
+// Cost cards ([cards]): every policy in include/secformer/protocols/ opens with a card in the fixed
+// format of docs/protocols.md#cost-cards, and the card's rounds, online and dealer bytes agree with the
+// policy's cost traits (or, where it has none, with a two-party run). Cards are looked up by name in
+// every header under include/secformer/protocols/, so a policy may move between headers. To rename a
+// policy type, change only its row in card_table().
+namespace cards {
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  REQUIRE(f.good());
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream s(text);
+  for (std::string l; std::getline(s, l);) out.push_back(l);
+  return out;
+}
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+fs::path source_dir() { return fs::path(SECFORMER_SOURCE_DIR); }
+std::vector<fs::path> headers_under(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".hpp") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+struct Card {
+  std::string name, where;  // where: file:line of the card's first line
+  std::vector<std::pair<std::string, std::string>> rows;
+  std::string row(const std::string& key) const {
+    for (const auto& [k, v] : rows)
+      if (k == key) return v;
+    return {};
+  }
+};
+const std::vector<std::string> card_keys = {"paper", "rounds", "online", "dealer", "error", "range"};
+
+/// The first identifier of a card name ("GoldschmidtRsqrt<EtaStart<0>, 7>" -> "GoldschmidtRsqrt").
+std::string base_name(const std::string& name) {
+  const auto e = name.find_first_of("<( :");
+  return name.substr(0, e);
+}
+
+/// A card starts at a "/// Name: what" line followed by "/// | paper ..."; its rows are the "/// | key | value" lines.
+std::vector<Card> parse_cards(const fs::path& file, const std::vector<std::string>& ls) {
+  std::vector<Card> out;
+  for (std::size_t i = 0; i + 1 < ls.size(); ++i) {
+    const std::string a = trim(ls[i]), b = trim(ls[i + 1]);
+    if (a.rfind("/// ", 0) != 0 || a.rfind("/// |", 0) == 0 || b.rfind("/// | paper", 0) != 0) continue;
+    Card c;
+    c.where = file.filename().string() + ":" + std::to_string(i + 1);
+    const auto colon = a.find(": ");
+    c.name = colon == std::string::npos ? a.substr(4) : a.substr(4, colon - 4);
+    for (std::size_t j = i + 1; j < ls.size() && trim(ls[j]).rfind("/// |", 0) == 0; ++j) {
+      const std::string r = trim(ls[j]).substr(5);
+      const auto bar = r.find('|');
+      c.rows.emplace_back(trim(r.substr(0, bar)), bar == std::string::npos ? std::string() : trim(r.substr(bar + 1)));
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+/// The leading number of a card row and the tolerance its printed digits imply.
+struct Figure {
+  bool ok = false;
+  double value = 0, tolerance = 0;
+  std::string unit;
+};
+Figure figure(const std::string& row) {
+  Figure f;
+  std::size_t end = 0;
+  while (end < row.size() && (std::isdigit(static_cast<unsigned char>(row[end])) || row[end] == '.')) ++end;
+  if (end == 0) return f;
+  const std::string num = row.substr(0, end);
+  const auto dot = num.find('.');
+  const int decimals = dot == std::string::npos ? 0 : static_cast<int>(num.size() - dot - 1);
+  f.ok = true;
+  f.value = std::stod(num);
+  f.tolerance = 0.5 * std::pow(10.0, -decimals) + 1e-9;
+  f.unit = trim(row.substr(end));
+  return f;
+}
+
+/// A policy's costs: from its traits, or measured (rounds, online bytes per element per party,
+/// dealer bytes per element to party 1). Unset: the card's figure is not checked (stated there as a
+/// measurement with its command).
+struct Costs {
+  std::optional<double> rounds, online, dealer;
+};
+
+using Suite64 = sf::Basic<sf::Fixed<16, sf::trunc::Local>, sf::Z2k<64>>;
+using R64 = sf::Z2k<64>;
+
+/// Runs f(ctx) two-party; f returns the element counts that the online and dealer figures are per.
+template <class F>
+Costs measure(F&& f) {
+  sf::Cost cost[2];
+  std::pair<double, double> per{1, 1};
+  sf::run_two_party<Suite64>(90, [&](auto& ctx) {
+    constexpr int id = std::remove_cvref_t<decltype(ctx)>::id;
+    auto run = f(ctx);  // returns {online elements, dealer elements, cost}
+    cost[id] = std::get<2>(run);
+    if (id == 0) per = {std::get<0>(run), std::get<1>(run)};
+  });
+  CHECK(cost[0].rounds == cost[1].rounds);
+  CHECK(cost[0].bytes_sent == cost[1].bytes_sent);
+  return {static_cast<double>(cost[0].rounds), static_cast<double>(cost[0].bytes_sent) / per.first,
+          static_cast<double>(cost[1].dealer_bytes) / per.second};
+}
+/// The cost of op(x, ctx) alone on an input x (n elements; both figures per element of x).
+template <class Op>
+Costs measure_unary(const xt::xarray<double>& x, Op op) {
+  return measure([&](auto& ctx) {
+    auto sx = ctx.input(sf::party<0>, x);
+    const auto before = ctx.stats().total();
+    auto y = op(sx, ctx);
+    (void)y;
+    return std::tuple<double, double, sf::Cost>{static_cast<double>(x.size()), static_cast<double>(x.size()), ctx.stats().total() - before};
+  });
+}
+xt::xarray<double> uniform_input(std::vector<std::size_t> shape, double lo, double hi) {
+  TestData d(91);
+  return d.uniform_array(shape, lo, hi);
+}
+
+template <class Cmp>
+Costs compare_traits() {
+  constexpr std::size_t n = 64 * 1024;
+  return {Cmp::template online_rounds<R64>, static_cast<double>(Cmp::template bytes_sent<R64>(n)) / n,
+          static_cast<double>(Cmp::template dealer_bytes<R64>(n)) / n};
+}
+template <class G, bool DealerTrait>
+Costs gelu_traits() {
+  constexpr std::size_t n = 64 * 1024;
+  Costs c{G::online_rounds, static_cast<double>(G::template bytes_sent<>(n)) / n, {}};
+  if constexpr (DealerTrait) {
+    using Seg = typename G::template segment<R64, 16>::type;
+    c.dealer = 8.0 * static_cast<double>(G::template dealer_words_per_element<>) +
+               static_cast<double>(Seg::template dealer_bytes<R64>(2 * n)) / n;
+  } else {
+    c.dealer = measure_unary(uniform_input({1024}, -6, 6), [](auto& s, auto& ctx) { return sf::gelu<G>(s, ctx); }).dealer;
+  }
+  return c;
+}
+template <class P>
+Costs words_traits() {  // policies with words_per_element and dealer_words_per_element
+  return {P::online_rounds, 8.0 * P::words_per_element, 8.0 * P::dealer_words_per_element};
+}
+template <class P>
+Costs softmax_traits() {  // rows of 128 entries
+  constexpr std::size_t rows = 12 * 128, n = 128;
+  return {P::online_rounds, static_cast<double>(P::template bytes_sent<R64>(rows, n)) / (rows * n),
+          static_cast<double>(P::template dealer_bytes<R64>(rows, n)) / (rows * n)};
+}
+template <class P>
+Costs layernorm_traits() {  // 128 rows of 768, gamma secret
+  constexpr std::size_t rows = 128, n = 768;
+  Costs c{P::online_rounds, static_cast<double>(P::bytes_sent(rows, n)) / (rows * n), {}};
+  if constexpr (requires { P::dealer_bytes(rows, n); }) {
+    c.dealer = static_cast<double>(P::dealer_bytes(rows, n)) / (rows * n);
+  } else {
+    // No dealer trait: measured on 4 rows of 768 (the per-row material is per row, so the figure per
+    // element is the same for any number of rows).
+    TestData d(92);
+    const auto x = d.normal_array({4, n}, 1.0);
+    c.dealer = measure([&](auto& ctx) {
+                 auto sx = ctx.input(sf::party<0>, x);
+                 auto g = ctx.input(sf::party<0>, xt::xarray<double>(xt::ones<double>({n})));
+                 auto b = ctx.input(sf::party<0>, xt::xarray<double>(xt::zeros<double>({n})));
+                 const auto before = ctx.stats().total();
+                 auto y = sf::layernorm<P>(sx, g, b, ctx);
+                 (void)y;
+                 return std::tuple<double, double, sf::Cost>{1.0 * x.size(), 1.0 * x.size(), ctx.stats().total() - before};
+               }).dealer;
+  }
+  return c;
+}
+template <class P>
+Costs elementwise_traits(double lo, double hi) {  // rsqrt / sqrt policies: bytes_sent(m); dealer from a trait or a run
+  constexpr std::size_t m = 1024;
+  Costs c{P::online_rounds, static_cast<double>(P::bytes_sent(m)) / m, {}};
+  if constexpr (requires { P::dealer_bytes(m); }) c.dealer = static_cast<double>(P::dealer_bytes(m)) / m;
+  else c.dealer = measure_unary(uniform_input({m}, lo, hi), [](auto& s, auto& ctx) { return P::eval(s, ctx); }).dealer;
+  return c;
+}
+
+/// Every card name and the costs of the type it names (Fixed<16>, Z2k<64>, trunc::Local).
+std::map<std::string, std::function<Costs()>> card_table() {
+  using GE = sf::GoldschmidtRsqrt<sf::EtaStart<0>, 7>;
+  return {
+      {"MaskedCompare", [] { return compare_traits<sf::MaskedCompare<>>(); }},
+      {"CrypTenCompare", [] { return compare_traits<sf::CrypTenCompare>(); }},
+      {"SecFormerGelu", [] { return gelu_traits<sf::SecFormerGelu, true>(); }},
+      {"PumaGelu", [] { return gelu_traits<sf::PumaGelu, false>(); }},
+      {"QuadGelu", [] { return gelu_traits<sf::QuadGelu, false>(); }},
+      {"CrypTenGelu", [] { return gelu_traits<sf::CrypTenGelu, false>(); }},
+      {"GoldschmidtReciprocal", [] { return words_traits<sf::GoldschmidtReciprocal<>>(); }},
+      {"NewtonReciprocal", [] { return words_traits<sf::NewtonReciprocal<>>(); }},
+      {"CrypTenExp", [] { return words_traits<sf::CrypTenExp>(); }},
+      {"Quad2Softmax", [] { return softmax_traits<sf::Quad2Softmax>(); }},
+      {"MPCFormerSoftmax", [] { return softmax_traits<sf::MPCFormerSoftmax>(); }},
+      {"CrypTenSoftmax", [] { return softmax_traits<sf::CrypTenSoftmax>(); }},
+      {"PumaSoftmax", [] { return softmax_traits<sf::PumaSoftmax>(); }},
+      {"SecFormerLayerNorm", [] { return layernorm_traits<sf::SecFormerLayerNorm>(); }},
+      {"PumaLayerNorm", [] { return layernorm_traits<sf::PumaLayerNorm>(); }},
+      {"ReferenceSecFormerLayerNorm", [] { return layernorm_traits<sf::ReferenceSecFormerLayerNorm>(); }},
+      {"CrypTenLayerNorm", [] { return layernorm_traits<sf::CrypTenLayerNorm>(); }},
+      {"GoldschmidtRsqrt", [] { return elementwise_traits<sf::GoldschmidtRsqrt<>>(1e-3, 1e4); }},
+      {"GoldschmidtRsqrt<EtaStart<0>, 7>", [] { return elementwise_traits<GE>(0.1, 2.5); }},
+      {"NewtonRsqrt", [] { return elementwise_traits<sf::NewtonRsqrt<>>(0.1, 100); }},
+      {"CrypTenSqrt", [] { return elementwise_traits<sf::CrypTenSqrt>(0.1, 100); }},
+      // Protocols without cost traits: measured.
+      {"mul", [] {
+         const auto x = uniform_input({1024}, -4, 4), y = uniform_input({1024}, -2, 2);
+         return measure([&](auto& ctx) {
+           auto sx = ctx.input(sf::party<0>, x), sy = ctx.input(sf::party<1>, y);
+           const auto before = ctx.stats().total();
+           auto z = sf::mul(sx, sy, ctx);
+           (void)z;
+           return std::tuple<double, double, sf::Cost>{1024.0, 1024.0, ctx.stats().total() - before};
+         });
+       }},
+      {"square", [] { return measure_unary(uniform_input({1024}, -4, 4), [](auto& s, auto& ctx) { return sf::square(s, ctx); }); }},
+      {"matmul", [] {
+         const auto x = uniform_input({16, 32}, -1, 1), y = uniform_input({32, 8}, -1, 1);
+         return measure([&](auto& ctx) {
+           auto sx = ctx.input(sf::party<0>, x), sy = ctx.input(sf::party<1>, y);
+           const auto before = ctx.stats().total();
+           auto z = sf::matmul(sx, sy, ctx);
+           (void)z;
+           return std::tuple<double, double, sf::Cost>{16.0 * 32 + 32.0 * 8, 16.0 * 8, ctx.stats().total() - before};
+         });
+       }},
+      {"matmul(X, MaskedWeight)", [] {
+         const auto x = uniform_input({16, 32}, -1, 1), w = uniform_input({32, 8}, -1, 1);
+         return measure([&](auto& ctx) {
+           auto sx = ctx.input(sf::party<0>, x);
+           auto pw = sf::prepare_weight(ctx.input(sf::party<1>, w), ctx);
+           const auto before = ctx.stats().total();
+           auto z = sf::matmul(sx, pw, ctx);
+           (void)z;
+           return std::tuple<double, double, sf::Cost>{16.0 * 32, 16.0 * 8, ctx.stats().total() - before};
+         });
+       }},
+      {"trunc::Local", [] {
+         return measure_unary(uniform_input({1024}, -4, 4),
+                              [](auto& s, auto& ctx) { return sf::truncate_by<sf::Fixed<16>, sf::trunc::Local>(s, 8, ctx); });
+       }},
+      {"trunc::Dealer", [] {
+         return measure_unary(uniform_input({1024}, -4, 4),
+                              [](auto& s, auto& ctx) { return sf::truncate_by<sf::Fixed<16>, sf::trunc::Dealer>(s, 8, ctx); });
+       }},
+      {"erf_fourier", [] { return measure_unary(uniform_input({1024}, -2, 2), [](auto& s, auto& ctx) { return sf::erf_fourier(s, ctx); }); }},
+  };
+}
+
+/// GitHub's anchor of a Markdown heading: lower case, spaces to '-', other punctuation dropped.
+std::string anchor_of(const std::string& heading) {
+  std::string a;
+  for (char ch : heading) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u)) a += static_cast<char>(std::tolower(u));
+    else if (ch == ' ' || ch == '-') a += '-';
+    else if (ch == '_') a += '_';
+  }
+  return a;
+}
+std::set<std::string> anchors_of(const fs::path& md) {
+  std::set<std::string> out;
+  for (const auto& l : lines_of(read_text(md)))
+    if (l.rfind("#", 0) == 0) {
+      const auto b = l.find_first_not_of('#');
+      out.insert(anchor_of(trim(l.substr(b))));
+    }
+  return out;
+}
+
+/// Top-level structs of a header whose body declares online_rounds (or that derive from such a
+/// struct): {name, line index}.
+std::vector<std::pair<std::string, std::size_t>> policy_structs(const std::vector<std::string>& ls, std::set<std::string>& policies) {
+  static const std::regex head(R"(^struct (\w+)(<.*>)?( : (\w+).*)? \{)");
+  static const std::regex rounds(R"(\bonline_rounds(_for)?\b.*=|\bonline_rounds_for\()");
+  std::vector<std::pair<std::string, std::size_t>> out;
+  for (std::size_t i = 0; i < ls.size(); ++i) {
+    std::smatch m;
+    if (!std::regex_search(ls[i], m, head)) continue;
+    bool policy = m[4].matched && policies.count(m[4].str()) > 0;
+    const bool one_line = ls[i].find("};") != std::string::npos;  // struct X : Y {};
+    for (std::size_t j = i + 1; !one_line && j < ls.size() && ls[j].rfind("};", 0) != 0; ++j)
+      if (std::regex_search(ls[j], rounds)) policy = true;
+    if (!policy) continue;
+    policies.insert(m[1].str());
+    out.emplace_back(m[1].str(), i);
+  }
+  return out;
+}
+}  // namespace cards
+
+TEST_CASE("every protocol policy has a cost card that matches its cost traits", "[cards]") {
+  using namespace cards;
+  const fs::path protocols = source_dir() / "include" / "secformer" / "protocols";
+  const fs::path docs = source_dir() / "docs" / "protocols.md";
+  REQUIRE(fs::exists(docs));
+  const std::set<std::string> anchors = anchors_of(docs);
+  const auto table = card_table();
+
+  std::map<std::string, Card> found;
+  std::set<std::string> policies;
+  for (const auto& h : headers_under(protocols)) {
+    const std::string text = read_text(h);
+    const auto ls = lines_of(text);
+    const auto cs = parse_cards(h, ls);
+    for (const auto& c : cs) {
+      INFO("card " << c.name << " at " << c.where);
+      CHECK(found.count(c.name) == 0);  // one card per name
+      found[c.name] = c;
+    }
+    // Every policy struct: a card directly above it (only template and requires lines between), named
+    // after the struct or after an alias of it declared in the same header.
+    for (const auto& [name, at] : policy_structs(ls, policies)) {
+      INFO("policy " << name << " at " << h.filename().string() << ":" << at + 1);
+      std::size_t k = at;
+      while (k > 0 && (trim(ls[k - 1]).rfind("template <", 0) == 0 || trim(ls[k - 1]).rfind("requires", 0) == 0)) --k;
+      std::size_t top = k;
+      while (top > 0 && trim(ls[top - 1]).rfind("///", 0) == 0) --top;
+      std::vector<std::string> block(ls.begin() + static_cast<std::ptrdiff_t>(top), ls.begin() + static_cast<std::ptrdiff_t>(k));
+      bool has_card = false;
+      for (const auto& c : parse_cards(h, block)) {
+        const std::string b = base_name(c.name);
+        if (b == name || std::regex_search(text, std::regex("using " + b + " = " + name + "[<;]"))) has_card = true;
+      }
+      CHECK(has_card);
+    }
+  }
+
+  for (const auto& [name, c] : found) {
+    INFO("card " << name << " at " << c.where);
+    // The fixed format: six rows in this order, and a link to a section of docs/protocols.md.
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : c.rows) keys.push_back(k);
+    CHECK(keys == card_keys);
+    const std::string paper = c.row("paper");
+    const auto link = paper.find("docs/protocols.md#");
+    REQUIRE(link != std::string::npos);
+    const std::string anchor = paper.substr(link + 18, paper.find_first_of(" ;,)", link) - link - 18);
+    INFO("anchor " << anchor);
+    CHECK(anchors.count(anchor) == 1);
+
+    const auto it = table.find(name);
+    REQUIRE(it != table.end());  // a card for a type the table does not know: add it to card_table()
+    const Costs costs = it->second();
+    const Figure r = figure(c.row("rounds")), on = figure(c.row("online")), de = figure(c.row("dealer"));
+    REQUIRE(r.ok);
+    REQUIRE(on.ok);
+    REQUIRE(de.ok);
+    CHECK(on.unit.rfind("B/element/party", 0) == 0);
+    CHECK(de.unit.rfind("B/element", 0) == 0);
+    REQUIRE(costs.rounds);
+    CHECK(std::abs(r.value - *costs.rounds) <= r.tolerance);
+    if (costs.online) {
+      INFO("online: card " << on.value << ", traits " << *costs.online);
+      CHECK(std::abs(on.value - *costs.online) <= on.tolerance);
+    }
+    if (costs.dealer) {
+      INFO("dealer: card " << de.value << ", traits " << *costs.dealer);
+      CHECK(std::abs(de.value - *costs.dealer) <= de.tolerance);
+    }
+  }
+  // Every row of the table has its card somewhere under include/secformer/protocols/.
+  for (const auto& [name, f] : table) {
+    INFO("no card for " << name);
+    CHECK(found.count(name) == 1);
+  }
+  // The parser found the policies (18 types today: a guard against a format it no longer reads).
+  CHECK(policies.size() >= 18);
+}
+
+TEST_CASE("header comments point only at files and sections the repository has", "[cards]") {
+  using namespace cards;
+  const fs::path include = source_dir() / "include";
+  static const std::regex link(R"((docs/[\w./-]+\.md)(#[\w-]+)?)");
+  std::map<fs::path, std::set<std::string>> anchors;
+  for (const auto& h : headers_under(include)) {
+    const auto ls = lines_of(read_text(h));
+    for (std::size_t i = 0; i < ls.size(); ++i) {
+      const std::string& l = ls[i];
+      if (l.find("//") == std::string::npos) continue;
+      INFO(h.filename().string() << ":" << i + 1 << ": " << l);
+      // No notes outside the repository, no bare protocols.md (it lives in docs/), no former dealer kinds header.
+      CHECK(l.find("shared/") == std::string::npos);
+      CHECK(l.find("kinds.hpp") == std::string::npos);
+      for (std::size_t at = l.find("protocols.md"); at != std::string::npos; at = l.find("protocols.md", at + 1))
+        CHECK((at >= 5 && l.compare(at - 5, 5, "docs/") == 0));
+      for (auto m = std::sregex_iterator(l.begin(), l.end(), link); m != std::sregex_iterator(); ++m) {
+        const fs::path md = source_dir() / (*m)[1].str();
+        INFO("link " << m->str());
+        REQUIRE(fs::exists(md));
+        if ((*m)[2].matched) {
+          if (!anchors.count(md)) anchors[md] = anchors_of(md);
+          CHECK(anchors[md].count((*m)[2].str().substr(1)) == 1);
+        }
+      }
+    }
+  }
 }

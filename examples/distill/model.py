@@ -13,7 +13,7 @@ At most 128 tokens (the graph's ClipToMaxLength).  Padded rows never reach a rea
 masked, the FFN is row-wise), so batching with padding is exact.
 
 Students keep this shape; `attn` = "softmax" | "2quad", `act` = "relu" | "gelu" (exact erf) | "quad"
-(MPCFormer: 0.125 x^2 + 0.25 x + 0.5).  2Quad (protocols.md section 5, c = 5):
+(MPCFormer: 0.125 x^2 + 0.25 x + 0.5).  2Quad (docs/protocols.md#softmax-2quad, c = 5):
     a_i = (s_i + c)^2 m_i / sum_j (s_j + c)^2 m_j        (mask multiplied in after squaring)
 """
 import json

@@ -1,5 +1,5 @@
 // secformer/dealer/fourier_material.hpp: dealer material for Pi_Sin (protocols/sin.hpp) and for the
-// fused SecFormer GeLU (protocols/gelu.hpp), protocols.md sections 4 and 7.
+// fused SecFormer GeLU (protocols/gelu.hpp); docs/protocols.md#fourier-series-pi_sin.
 //
 // Angles are ring words: a word w stands for the angle 2 pi w / 2^l, so a mask uniform over the ring
 // is a uniform angle (perfect hiding). Trigonometric values are fixed-point encoded with F

@@ -11,6 +11,7 @@
 // Every request has an index; its stream is AES-CTR under the party's dealer key with IV = index.
 // A kind is a type with: static id (u32, unique in a dealer's KindList), name, layout(params) ->
 // Layout, and template <class W> derive(params, R, D, state) filling D from the whole R.
+// Every kind and its cost: docs/protocols.md#dealer-material.
 #pragma once
 
 #include <concepts>

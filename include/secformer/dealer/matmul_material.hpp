@@ -41,7 +41,7 @@ struct MatTriple {
   }
 };
 
-/// Mask of a fixed weight (protocols.md section 2): params (handle, k, n); R = {B: k x n}, no D.
+/// Mask of a fixed weight (docs/protocols.md#linear-layers-and-fixed-weights): params (handle, k, n); R = {B: k x n}, no D.
 /// The dealer keeps B under the handle for later FixedMatTriple requests.
 struct WeightMask {
   static constexpr std::uint32_t id = 5;

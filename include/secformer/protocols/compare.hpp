@@ -1,68 +1,12 @@
 // secformer/protocols/compare.hpp: comparison with zero (the sign bit), comparisons with public
-// constants and between shares, ReLU, select and max (protocols.md section 3).
-//
-// ltz(x) = [x < 0] as an arithmetic 0/1 share (Shared<Int, Ring, P>) of any encoding's share x
-// (x read as a signed ring element). Two policies; l = ring bits, n elements, B = ceil(n / l) blocks
-// of l elements (bit-sliced: one word holds one bit of l elements), w = l / 8 bytes per word.
-//
-// MaskedCompare<Bits = 0> (the default; edaBits/Rabbit family, bit-packed):
-//   x is reduced to L + 1 bits (L = l - 1 for Bits = 0, else L = Bits: x mod 2^(L+1) is x's
-//   (L+1)-bit two's complement when -2^L <= x < 2^L). The parties open c = x + r mod 2^(L+1) with r
-//   uniform (perfectly hiding; sent bit-packed, L + 1 bits per element), then
-//       [x < 0] = bit_L(c) xor bit_L(r) xor [c' < r'],   c' = c mod 2^L, r' = r mod 2^L.
-//   [c' < r'] is a log-depth (generate, equal) tree over the L bits against the dealer's xor-shared
-//   bits of r': level 0 combines groups of 4 bits locally (the dealer gives every product of r bits
-//   inside a group), then each tree level combines up to 4 nodes in one round (masked variables
-//   opened once; the dealer gives the products of their masks that the monomials need), until at
-//   most 2 nodes are left; the last round opens 1 or 3 masked bits and yields the arithmetic bit
-//   directly (a B2A with a dealer bit, or the top combine with arithmetic mask products).
-//                          rounds  bits sent/element (c, levels, last)  dealer B/element to party 1
-//     Z2k<64>, Bits = 0      4     64 + 31 + 7 + 1 = 103 (12.9 B)        53.9 (367 planes + 1 word)
-//     Z2k<64>, Bits = 31     3     32 + 15 + 3     =  50 (6.25 B)        77   (168 planes + 7 words)
-//     Z2k<64>, Bits = 16     3     17 + 7 + 1      =  25 (3.1 B)         18.4 (83 planes + 1 word)
-//     Z2k<32>, Bits = 0      3     32 + 15 + 3     =  50 (6.25 B)        49   (168 planes + 7 words)
-//   Party 0 receives nothing from the dealer (it expands its shares from its key). The dealer's
-//   fresh mask bits come from an AES-CTR stream keyed by a random component (16 bytes), so the
-//   parties expand only r and the derived shares. Online work per party: one 64 x 64 bit transpose
-//   per block (this party's planes of x + r; c's planes are the bit-sliced sum of both parties'
-//   planes), the planes are written over the consumed words of r, and nothing is zero-filled.
-//   Measured inside SecFormerGelu (2 x 393,216 comparisons, Z2k<64>, Bits = 31, prefetched
-//   material, 2-core VM): about 19 ms CPU per party.
-//   sign_bits_with(getx, n, out, ctx, extra) lets a caller's words ride along with the first round
-//   (extra.fill/take) and, for plans with one final child, with the last one (final_fill/take), and
-//   with extra.public_bits() leaves the public bits [x < 0] xor s instead of arithmetic shares (s the
-//   final B2A's dealer bit, AR in the material); sign_bits_on runs on material the caller fetched
-//   (SecFormerGelu's GeluMaterial embeds a comparison's and correlates s with its own masks).
-//   Exact formulas: MaskedCompare<Bits>::online_rounds<Ring>, bytes_sent<Ring>(n) (=
-//   B w (L + 1 + tree planes + 1 or 3)), dealer_bytes<Ring>(n).
-//   Error: none; the result is exact for every x with -2^L <= x < 2^L (ring units), i.e. for every
-//   ring element when Bits = 0. Outside that range (Bits > 0 only) the result is bit L of x mod
-//   2^(L+1): wrong for about half of such x, deterministically, not with some probability. The
-//   simulation (Solo) throws range_error for such inputs; the two-party run cannot see them.
-//
-// CrypTenCompare (faithful to CrypTen, for parity with the paper's timings): A2B (party i's
-//   arithmetic share becomes a boolean-shared word, the other party holding 0), a Kogge-Stone adder
-//   over word-wide xor shares (the generate a & b: 1 round; log2(l) levels of G ^= P & (G << d),
-//   P &= P << d with word-wide dealer AND triples, the last level without its P product), the sign
-//   bit P_{l-1} ^ G_{l-2}, and a 1-bit B2A with a dealer bit (1 round, one word).
-//     Z2k<64>: 8 rounds, 25 words (200 B) per element; dealer 38 words (304 B) to party 1.
-//     Z2k<32>: 7 rounds, 21 words (84 B) per element;  dealer 32 words (128 B) to party 1.
-//   (CrypTen itself also computes the last level's unused P product: 2 more words per element.)
-//   Exact for every ring element.
-//
-// Derived functions (cmp = the policy's costs; all exact up to the documented input ranges):
-//   ltz_many(xs)             one run of the policy on all elements: cmp rounds, bytes of the total n
-//   less_than(x, c)          [x < c] = ltz(x - c), c encoded with x's encoding      cmp
-//   greater_equal(x, c)      1 - [x < c]                                             cmp
-//   greater_than(x, c)       [c < x] = ltz(c - x)                                    cmp
-//   less_equal(x, c)         1 - [c < x]                                             cmp
-//   less_than(x, y), greater_equal(x, y)  on x - y (its range must hold for x - y)   cmp
-//   relu(x)                  x [x >= 0]: cmp + 1 round, cmp bytes + 2 words/element (bit times x)
-//   select(b, x, y)          y + b (x - y) with b an Int 0/1 share: 1 round, 2 words/element
-//   max(x, axis)             tournament over the axis: ceil(log2 k) levels of (cmp + 1) rounds
-//                            for k entries; in total (k - 1) comparisons and products per row.
-// Relu, select and max add no error beyond the products' exactness (bit products need no
-// truncation). The default policy is chosen in one place: detail::compare_policy_t.
+// constants and between shares, ReLU, select and max.
+//   MaskedCompare<Bits>  one masked opening, then a log-depth tree on the dealer's mask bits (default)
+//   CrypTenCompare       CrypTen's A2B and a Kogge-Stone adder (parity with the paper's timings)
+//   ltz, ltz_many, less_than, greater_equal, greater_than, less_equal, relu, select, max
+// ltz(x) = [x < 0] as an arithmetic 0/1 share (Shared<Int, Ring, P>) of any encoding's share x, read
+// as a signed ring element. The default policy is chosen in one place: detail::compare_policy_t.
+// Plans, rounds, bytes and ranges of both policies and of the derived functions:
+// docs/protocols.md#comparison-maskedcompare-and-cryptens-a2b.
 #pragma once
 
 #include <algorithm>
@@ -129,6 +73,16 @@ std::unique_ptr<W[]> uninit(std::size_t n) { return std::unique_ptr<W[]>(new W[n
 }  // namespace detail::cmpx
 
 // ------------------------------------------------------------------------------------------------
+/// MaskedCompare: [x < 0] from one masked opening and a log-depth tree on the dealer's mask bits
+/// | paper  | none (replaces CrypTen's A2B); docs/protocols.md#comparison-maskedcompare-and-cryptens-a2b
+/// | rounds | 4
+/// | online | 12.875 B/element/party
+/// | dealer | 53.875 B/element
+/// | error  | none: exact for every x with -2^L <= x < 2^L ring units (L = 63, or Bits)
+/// | range  | the whole ring (Bits = 0); |x| < 2^Bits ring units for Bits > 0 (Solo throws outside)
+/// Bits > 0 compares only the low Bits + 1 bits: MaskedCompare<16> costs 3 rounds, 3.125 B online and
+/// 18.375 B dealer per element (the GeLU policies' comparison). sign_bits_with lets a caller's words
+/// ride along with the first (and, for one final child, the last) round.
 template <unsigned Bits = 0>
 struct MaskedCompare {
   /// Compared bits L (the sign is bit L of x mod 2^(L+1)).
@@ -184,6 +138,14 @@ struct MaskedCompare {
                            Ctx& ctx, Extra& extra);
 };
 
+/// CrypTenCompare: [x < 0] as CrypTen: A2B, a Kogge-Stone adder on xor shares, 1-bit B2A
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#comparison-maskedcompare-and-cryptens-a2b
+/// | rounds | 8
+/// | online | 200 B/element/party
+/// | dealer | 304 B/element
+/// | error  | none: exact
+/// | range  | the whole ring
+/// Z2k<32>: 7 rounds, 84 B online, 128 B dealer per element.
 struct CrypTenCompare {
   template <class Ring>
   static constexpr unsigned ands = material::CrypTenCompareMaterial::ands(Ring::bits);

@@ -1,68 +1,11 @@
-// secformer/protocols/div.hpp: reciprocal and division of shares (protocols.md sections 5 and 7).
-//
-// Every policy computes a "scaled inverse" of y: shares of K / y (K = 2^log2k public) with a chosen
-// number of fractional bits; reciprocal(y) = K/y / K and div(x, y) = x (K/y) / K take it from there,
-// and the softmaxes (softmax.hpp) multiply a whole row by it. The deflation K keeps the iteration's
-// input in its convergence range and the inverse's precision where the result needs it.
-//
-// GoldschmidtReciprocal<Iters = 9, DeflateLog2 = 12, RangeLog2 = 12> (SecFormer's Pi_Div, section 5):
-//   b_0 = y / K,  a_0 = 1;  T = Iters times:  m = alpha_j (2 - alpha_j b);  a = a m;  b = b m
-//   -> K / y ~ a_T. Documented input range y in [K 2^-R, K] (R = RangeLog2; default [1, 4096]).
-//   The textbook iteration (alpha = 1) only doubles a small b per step: over a 2^12 range it needs 17
-//   iterations (and diverges for b_0 >= 2: the reference code feeds the raw sum). Here each step is
-//   optimally scaled: with b in [l, u], alpha = 2 / (l + u) maps both ends to the same value, so the
-//   lower end grows about 4x per step until the quadratic phase (the result is the Chebyshev-optimal
-//   polynomial of degree 2^T - 1 in b_0). alpha u is capped at 1 + sqrt(1 - u/4) (m >= 1/4, so a
-//   never gets small). The public schedule alpha_j is computed once per parameter set (and ring,
-//   encoding) by interval arithmetic that includes the fixed-point error of m; the last step also
-//   multiplies a by 2 / (l_T + u_T), centring the remaining error. Approximation error (the
-//   iteration in double, approx()) over the whole range: 2^9 range: 8 iterations 2e-8 (7: 7e-5);
-//   2^12: 9 iterations 3e-6 (8: 2e-3); 2^14: 10 iterations 9e-6; 2^16: 11 iterations 2e-5.
-//   One round per iteration: a m and b m run together; the first step needs only b m (a_1 = m_0),
-//   the last only a m. m is a local affine function of b (two local truncations).
-//   Fixed point: b_j is held with e_j = floor(log2(1/l_j)) + 1 extra fractional bits (b_0 is the
-//   input's own words read at scale 2^(F + log2 K): exact), so every b keeps F significant bits; m is
-//   held with s_j = min(F, max(6, 36 - F - e_j)) bits: coarse in the first steps, where its error
-//   only perturbs the path (covered by the interval arithmetic; it cancels between a and b), full
-//   precision at the end. Products of the b path stay below 2^36 ring units (2^(F + K + 6) in the
-//   first step when log2 K > 14); products of the a path are about a 2^(2F) (a 2^(2F + 2) in the
-//   first steps; a <= K / y).
-//   Online: Iters rounds (trunc::Local); 4 (Iters - 1) ring words per element of y each way;
-//   dealer: 2 (Iters - 1) words per element of y (Beaver triples). With trunc::Dealer every
-//   truncation is another round: rounds_for<E, Ring>().
-//   Error (Fixed<16>, Z2k<64>, defaults; tests/protocols_softmax.cpp): relative error of K / y over
-//   [1, 4096] mean 1.5e-5, p99 4.3e-5, max 8e-5 (two-party and Solo); error_bound() (1.4e-4) is the
-//   interval arithmetic's guarantee for the iteration without the products' rounding.
-//   Z2k<32> (Fixed<12, trunc::Dealer>): products must stay below 2^30 ring units, so K / y < 16:
-//   ranges up to 2^4 (e.g. GoldschmidtReciprocal<6, 4, 4>: relative error about 1e-3); wider ranges
-//   need Z2k<64>.
-//   Local truncation fails (a result off by about 2^(64 - shift)) with probability about
-//   |product| / 2^63 per product: here below about (K / y) 2^-29 per element of y.
-//
-// NewtonReciprocal<Iters = 10, DeflateLog2 = 0> (CrypTen's reciprocal, section 7):
-//   z = y / 2^d;  y_0 = 3 exp(1 - 2z) + 0.003 (CrypTen's exp);  Iters times y = y (2 - z y);
-//   -> 2^d / y ~ y_T. Documented input range z in [2^-8, 250] (y in [2^(d-8), 250 2^d]): below,
-//   10 iterations do not converge from the start value; above 253 the exp argument 1 - 2z falls
-//   below -505 and the start value explodes (exp's base 1 + (1 - 2z)/256 < -1). d = 0 is CrypTen
-//   (the softmax denominator is in [1, n], so n <= 250 keys). d > 0 costs d bits of y's precision.
-//   Evaluated as y (2 - (z y)); CrypTen evaluates 2y - (y y) z, whose rounded y y loses all precision
-//   for z >~ 16 at 16 fractional bits; the rounds and bytes are the same.
-//   Online: 8 + 2 Iters rounds (exp, then two products per iteration); 8 + 4 Iters words per element
-//   each way; dealer 8 + 2 Iters words per element. Error: approximation below 1e-7 over the range;
-//   fixed point (measured over [2^-8, 250]): |error| <= 3 LSB (1 + 1/z), relative mean 1.2e-4,
-//   max 2e-3 (z 2^-16 at the top of the range: 1/250 is only 262 LSB).
-//
-// Functions (Policy defaults to GoldschmidtReciprocal<>):
-//   reciprocal<Policy>(y, ctx)  1/y in y's encoding (its LSB 2^-F limits 1/y for large y)
-//   div<Policy>(x, y, ctx)      x / y; y has x's shape, or x's shape with the last axis 1 (one
-//                               divisor per row). x (K/y) is truncated once: K / y carries
-//                               min(F, 42 - F - log2 K) fractional bits (14 for the default), so
-//                               products stay below |x / y| 2^42 ring units; measured error
-//                               <= 2 LSB + 2e-4 |x / y|. One more round and 2 words (same shape)
-//                               or 1 word + 1 word per row (row divisor) each way.
-//   mul_rows_raw(x, r, ctx)     x * r for r with x's shape but last axis 1 (broadcast over rows):
-//                               1 round, N + R words each way (N elements, R rows); dealer N words
-//                               (a batched matrix triple (R, n, 1, 1)). Result at the doubled scale.
+// secformer/protocols/div.hpp: reciprocal and division of shares.
+//   GoldschmidtReciprocal<Iters, DeflateLog2, RangeLog2>  SecFormer's Pi_Div, deflated (the default)
+//   NewtonReciprocal<Iters, DeflateLog2>                  CrypTen's reciprocal (exp start, Newton)
+//   reciprocal<Policy>(y, ctx), div<Policy>(x, y, ctx), mul_rows_raw(x, r, ctx)
+// Every policy computes a "scaled inverse": shares of K / y (K = 2^log2k public) with a chosen number
+// of fractional bits (inverse_scaled); reciprocal, div and the softmaxes (softmax.hpp) take it from
+// there. The deflation K keeps the iteration's input in its convergence range.
+// Schedules, fixed-point budget, errors and ranges: docs/protocols.md#division-goldschmidt-pi_div.
 #pragma once
 
 #include <algorithm>
@@ -231,6 +174,17 @@ inline Schedule make_schedule(int T, int k, int r, int F, int Rb, int ring_bits)
 }
 }  // namespace detail::goldschmidt
 
+/// GoldschmidtReciprocal: K / y by Goldschmidt's iteration, deflated by K and optimally scaled per step
+/// | paper  | SecFormer Pi_Div; docs/protocols.md#division-goldschmidt-pi_div
+/// | rounds | 9
+/// | online | 256 B/element/party
+/// | dealer | 128 B/element
+/// | error  | relative max 8e-5 over [1, 4096] (tests/protocols_softmax.cpp); error_bound() 1.4e-4
+/// | range  | y in [K 2^-RangeLog2, K] = [1, 4096] (Solo throws outside)
+/// Iters rounds, 4 (Iters - 1) words online and 2 (Iters - 1) dealer words per element; trunc::Dealer:
+/// rounds_for<E, Ring>(). Z2k<32> holds only K / y < 16 (e.g. GoldschmidtReciprocal<6, 4, 4>).
+/// Local truncation fails (a result off by about 2^(64 - shift)) with probability about (K / y) 2^-29
+/// per element.
 template <int Iters = 9, int DeflateLog2 = 12, int RangeLog2 = 12>
 struct GoldschmidtReciprocal {
   static_assert(Iters >= 2 && Iters <= 30, "secformer: GoldschmidtReciprocal needs 2..30 iterations");
@@ -344,6 +298,14 @@ struct GoldschmidtReciprocal {
 // ------------------------------------------------------------------------------------------------
 // Newton (CrypTen)
 
+/// NewtonReciprocal: 2^d / y as CrypTen: y_0 = 3 exp(1 - 2z) + 0.003, then Iters steps y (2 - z y)
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#division-goldschmidt-pi_div
+/// | rounds | 28
+/// | online | 384 B/element/party
+/// | dealer | 224 B/element
+/// | error  | |error| <= 3 LSB (1 + 1/z); relative mean 1.2e-4, max 2e-3 over [2^-8, 250]
+/// | range  | z = y / 2^d in [2^-8, 250] (d = DeflateLog2 = 0: CrypTen; Solo throws outside)
+/// Evaluated as y (2 - (z y)), which keeps its precision for large z (CrypTen's 2y - (y y) z does not).
 template <int Iters = 10, int DeflateLog2 = 0>
 struct NewtonReciprocal {
   static_assert(Iters >= 1 && DeflateLog2 >= 0 && DeflateLog2 <= 20, "secformer: NewtonReciprocal parameters");

@@ -1,27 +1,9 @@
-// secformer/protocols/exp.hpp: the exponential of a share (protocols.md section 7, CrypTen's exp).
-//
-// CrypTenExp = BasicCrypTenExp<8>; BasicCrypTenExp<s>: exp(x) ~ (1 + x / 2^s)^(2^s) (CrypTen: s = 8). One public
-//   scaling by 2^-s (a local truncation), the public constant 1 added by party 0, then s squarings.
-//   Online: s rounds (trunc::Local); 1 ring word per element each way per squaring (8 words = 64 B per
-//   element in Z2k<64>). Dealer: one squaring pair per squaring (1 word per element to party 1).
-//   With trunc::Dealer every truncation adds one round (s + 1 in all).
-//   Documented input range: [-2^s, 8] (s = 8: [-256, 8]). Below -2^s the base 1 + x/2^s is negative
-//   and the result is meaningless (it grows again below -2^(s+1)); above 8 the intermediate squares
-//   make local truncation likely to fail (probability about e^x 2^-31 per element). The simulation
-//   (Solo) throws range_error outside the range; the two-party run cannot see it.
-//   Error (Fixed<16>, Z2k<64>, s = 8), two sources:
-//     approximation   (1 + x/256)^256 = exp(x - x^2/512 + x^3/196608 - ...): relative error about
-//                     x^2/512 (2e-3 at |x| = 1, 3e-2 at |x| = 4, 12% at |x| = 8); never above exp(x)
-//                     (ln(1 + t) <= t); absolute error <= 1.1e-3 over [-256, 0].
-//     fixed point     the base carries +-1 LSB (2^-16), amplified 2^s times: relative error up to
-//                     2^(s-16) = 2^-8 ~ 0.4% (stochastic rounding in the two-party run; the
-//                     simulation's floor is biased low by half that), plus a few LSB absolute from
-//                     the squarings. Measured against approx() over [-4, 4]: relative mean 1.5e-3,
-//                     p99 4.5e-3, max 5.5e-3 (two-party; Solo: mean 3.7e-3, max 7.5e-3); over
-//                     [-16, -4): at most 4 LSB (Solo 8).
-//   Z2k<32> (at most 15 fractional bits, Fixed<12> in practice): the base's LSB 2^-12 amplified 256
-//   times gives ~6% relative error: not meaningful there; use Z2k<64>.
-// The double-precision twin of the approximation is BasicCrypTenExp<s>::approx(x).
+// secformer/protocols/exp.hpp: the exponential of a share, CrypTen's limit approximation.
+//   BasicCrypTenExp<s>  exp(x) ~ (1 + x / 2^s)^(2^s): one public scaling, then s squarings
+//   CrypTenExp          BasicCrypTenExp<8>, CrypTen's setting
+//   exp<Policy>(x, ctx)
+// Approximation and fixed-point error, range, and why Z2k<32> is not meaningful:
+// docs/protocols.md#exponential-cryptens-exp.
 #pragma once
 
 #include <cmath>
@@ -61,6 +43,14 @@ template <class E>
 inline constexpr int trunc_round_v = std::is_same_v<typename E::trunc_policy, trunc::Dealer> ? 1 : 0;
 }  // namespace detail
 
+/// CrypTenExp: exp(x) ~ (1 + x / 2^s)^(2^s) with s = Squarings = 8 squarings
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#exponential-cryptens-exp
+/// | rounds | 8
+/// | online | 64 B/element/party
+/// | dealer | 64 B/element
+/// | error  | relative about x^2 / 512 (approximation) plus up to 2^(s-16) = 0.4% (fixed point)
+/// | range  | x in [-2^s, 8] = [-256, 8] (Solo throws outside); Z2k<64>
+/// s rounds, s words online and s dealer words per element; trunc::Dealer: rounds_for<E> = 2 s + 1.
 template <int Squarings>
 struct BasicCrypTenExp {
   static_assert(Squarings >= 1 && Squarings <= 16, "secformer: CrypTenExp needs 1..16 squarings");

@@ -1,75 +1,13 @@
-// secformer/protocols/gelu.hpp: GeLU(x) = 0.5 x (1 + erf(x / sqrt 2)) of shared fixed-point tensors,
-// as policies (protocols.md sections 4 and 7). Every policy has
-//   online_rounds                 rounds for Fixed<16> in Z2k<64> with local truncation (the default);
-//   rounds_for<Encoding, Ring>    rounds in general (trunc::Dealer adds the truncations' rounds);
-//   bytes_sent<Encoding, Ring>(n) online bytes each party sends (and receives) for n elements;
-//   input_bound<Ring, F>          the documented input range |x| <= input_bound; the simulation (Solo)
-//                                 throws range_error for an input outside it (the two-party run
-//                                 cannot see it);
-//   eval(x, ctx), approx(double)  the protocol, and the same approximation in double precision.
-// gelu<Policy>(x, ctx); gelu(x, ctx) uses the context's suite's gelu, else SecFormerGelu<> (the
-// single point where the default is chosen).
-//
-// SecFormerGelu<Erf = FittedErf<2300>, Compare = MaskedCompare<16>, CompareFrac = 6> (SecFormer section 4.1):
-//     erf(u) ~ -1 (u < -T); f(u) = sum_j beta_j sin(j pi u / 10) (-T <= u < T); +1 (u >= T); u = x / sqrt 2
-//   Erf gives T and beta: FittedErf<2300> (T = 2.3, beta fitted to erf on [-T, T]) by default,
-//   PaperErf<1700> for SecFormer's own series and T (9x the error at the same cost; see below).
-//   With c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] and d = c1 - c0 (the middle segment),
-//     GeLU = 0.5 x (1 + erf) = (1 - c1) x + 0.5 d x (1 + f).
-//   Comparisons (detail::segment_compare): in Z2k<64> they read x +- T sqrt 2 with only CompareFrac
-//   fractional bits (a local truncation by F - CompareFrac bits, 0 rounds), so MaskedCompare<16> (3
-//   rounds, 25 bits per comparison) covers |x| < 2^(16 - 6) = 1024 and places each jump to within
-//   band = 2^(1 - CompareFrac) = 1/32: an input within 1/32 of +-T sqrt 2 may take the other
-//   segment's value, which differs from approx() there by at most the jump (0.0032 with the default
-//   series, 0.0256 with PaperErf<1700>) and from exact GeLU by at most 0.0035 (0.0202). In Z2k<32>
-//   (where that truncation would fail too often) they compare the whole ring exactly
-//   (MaskedCompare<0>).
-//   Pi_Sin (sin.hpp's scaling: the angle of x is c x mod 2^l with c = round(2^(l-F) / (20 sqrt 2)), so
-//   one period spans the ring) has its mask tied to a Beaver mask of x: the dealer's t = c a; once
-//   X = x - a is open, delta = c X = c x - t is uniform over the ring whatever x is (perfect hiding)
-//   and f = sum_j beta_j (sin(k delta) [cos(k t)] + cos(k delta) [sin(k t)]) is local.
-//   Fused structure (the default: a MaskedCompare whose plan ends in one final child, local
-//   truncation; dealer material GeluMaterial): R rounds in all, R the comparison's (3):
-//   * X = x - a rides along with the comparison's first round;
-//   * f (local, from X) minus its mask b rides along with the comparison's last round;
-//   * the comparison leaves the public bits p = c xor s, where s is the dealer bit of its final
-//     B2A; the dealer also gives s a, s b, s a b and a b, so c x = p x + (1 - 2p)(s X + [s a]) and
-//     c x f = p x f + (1 - 2p) s x f (x f and s x f from X, F' = f - b and those products) are local:
-//     the paper's selection and 0.5 x (1 + erf) multiplications take no round of their own.
-//   Bytes per element per party: 2 comparisons + 2 words (X, F'): 22.25 B in Z2k<64> (n a multiple
-//   of 32). Dealer to party 1: the comparisons' material (2n) plus 2 x 7 trig words and 7 products
-//   per element: 204.8 B per element measured on 128 x 3072.
-//   Separate structure (other comparisons, e.g. MaskedCompare<31> or CrypTenCompare, or trunc::Dealer):
-//   R + 1 rounds: the comparisons with X riding along their first round (an Extra for a MaskedCompare,
-//   detail::RideAlong otherwise), then one
-//   round opening f - b, c1 - m1 and d - md, with the dealer's products m1 a, md a, a b, md b, md a b
-//   (FourierGeluMask). Bytes: 2 comparisons + 4 words (44.5 B with MaskedCompare<31>, whose range is
-//   |x| <= 2^15 - 8); with trunc::Dealer 2 more rounds and 2 words (f and the result).
-//   Error of the approximation (double precision, vs exact GeLU on [-8, 8]): the default
-//   FittedErf<2300>: max 0.0022 (p99 0.0022 on N(0, 4)); SecFormer's series (PaperErf): T = 1.7:
-//   0.0195 (p99 0.018), T = 2.0: 0.038, T = 2.5: 0.058 (the reference code's T). The paper's series
-//   approximates erf on a whole period, so inside |u| < 1.7 it errs by up to 0.012 in erf, mostly
-//   upwards (mean GeLU error +0.0042 on N(0, 1) inputs, against -0.0008 with the default): a model
-//   distilled with exact GeLU sees its activations biased. Outside the band the fixed-point
-//   computation adds below 1e-4 against approx() of the encoded input (F = 16), below 4e-3 in
-//   Z2k<32> with F = 12. Measured (bench_protocols, 128 x 3072, N(0, 4)): max 0.0022, p99 0.0022
-//   against exact GeLU (PaperErf<1700>: 0.0202, 0.0182).
-//   Input range: |x| <= input_bound = 1016 (Z2k<64>, F = 16); the whole ring in Z2k<32>.
-// PumaGelu<Compare = MaskedCompare<16>, CompareFrac = 6> (PUMA, Dong et al. 2023, with the correct
-//   segments): 0 (x < -4), poly0 (-4 <= x < -1.95), poly1 (-1.95 <= x < 3), x (x >= 3). Three
-//   comparisons in one batch (read as SecFormerGelu's, the same band and range); powers in three
-//   rounds: x^2; then s6 x^3 = (s6 x) x^2 and c4 x^4 = (s4 x^2)^2 in one round; then
-//   c6 x^6 = (s6 x^3)^2 (s4, s6 square roots of the coefficients, so every truncated value stays
-//   below 16 on [-4, 4]; elsewhere the polynomials are multiplied by a zero bit); the selection
-//   x + b2 (p1 - x) + b1 (p0 - p1) - b0 p0 is one round of three bit products. R + 4 rounds; bytes:
-//   3 comparisons + 12 words per element. Error vs exact GeLU (double): max 0.0199 on [-8, 8] (at the
-//   jump at x = 3), p99 0.0085 on N(0, 4); fixed point adds below 1e-3 (F = 16).
-// QuadGelu (MPCFormer): 0.125 x^2 + 0.25 x + 0.5 = ((x + 1)^2 + 3) / 8: one square, one truncation.
-//   1 round, 1 word per element. NOT an approximation of GeLU (0.5 at x = 0; MPCFormer distils the
-//   model to it): its error against GeLU is 0.5 at 0 and grows like x^2 / 8. Range: |x| <= 64 in Z2k<64>,
-//   |x| <= 6 in Z2k<32> with F = 12 (the dealer truncation's |v| 2^2F < 2^30).
-// CrypTenGelu<Compare = CrypTenCompare, Exp = CrypTenExp, RecipIters = 3> (CrypTen's tanh form and
-//   CrypTen's sigmoid): see the policy. Z2k<64>, Fixed<16>: 25 rounds, 48 words (384 B) per element.
+// secformer/protocols/gelu.hpp: GeLU(x) = 0.5 x (1 + erf(x / sqrt 2)) of shared fixed-point tensors.
+//   BasicSecFormerGelu<Erf, Compare, Frac>     SecFormer's Pi_GeLU: segmented erf, Pi_Sin (default)
+//   PaperErf<TMilli>, FittedErf<TMilli>        the erf series and threshold of its middle segment
+//   PumaGelu, QuadGelu, CrypTenGelu            the baselines (PUMA, MPCFormer, CrypTen)
+//   gelu<Policy>(x, ctx)                       the policy; else the context's suite's; else SecFormerGelu
+// Every policy: online_rounds (Fixed<16>, Z2k<64>, local truncation), rounds_for<Encoding, Ring>,
+// bytes_sent<Encoding, Ring>(n) (online bytes each party sends for n elements), input_bound<Ring, F>
+// (the documented range |x| <= input_bound; the simulation throws range_error outside it, the
+// two-party run cannot see it), eval(x, ctx), and approx(double), the same approximation in double.
+// The fused and separate structures, the comparison band, errors: docs/protocols.md#gelu-pi_gelu.
 #pragma once
 
 #include <algorithm>
@@ -282,7 +220,7 @@ std::vector<Shared<T, Ring, P, C>> bit_products(const std::vector<Shared<Int, Ri
 // =====================================================================================================
 /// The erf series of SecFormerGelu's middle segment, a policy: the threshold T on u = x / sqrt 2 and
 /// the 7 coefficients of f(u) = sum_j beta_j sin(j pi u / 10). Any coefficients cost the same.
-/// PaperErf<TMilli>: SecFormer's beta (protocols.md section 4, a series of erf over a whole period)
+/// PaperErf<TMilli>: SecFormer's beta (docs/protocols.md#gelu-pi_gelu, a series of erf over a whole period)
 ///   with T = TMilli / 1000. GeLU max error on [-8, 8]: T = 1.7 (the paper's) 0.0195, 2.0 0.038,
 ///   2.5 (the reference code's) 0.058.
 template <int TMilli>
@@ -320,8 +258,17 @@ struct FittedErf<2500> {
   static constexpr std::array<double, 7> beta = {0.308408, 0.467034, 0.405177, 0.173635, -0.068599, -0.116583, 0.196984};
 };
 
-/// SecFormer's Pi_GeLU (see the header comment). Erf: the series and threshold of the middle
-/// segment (FittedErf<2300>, the smallest error; PaperErf<1700> is the paper's).
+/// SecFormerGelu: GeLU by SecFormer's Pi_GeLU: erf in three segments, a 7-term sine series (Pi_Sin)
+/// | paper  | SecFormer Pi_GeLU and Pi_Sin; docs/protocols.md#gelu-pi_gelu
+/// | rounds | 3
+/// | online | 22.25 B/element/party
+/// | dealer | 204.75 B/element
+/// | error  | max 2.2e-3, p99 2.2e-3 vs exact GeLU on N(0, 4) (bench_protocols, 128 x 3072)
+/// | range  | |x| <= 1016 (input_bound; the whole ring in Z2k<32>)
+/// Erf: the middle segment's series and threshold, FittedErf<2300> (the smallest error) or
+/// PaperErf<1700> (the paper's: max 2.0e-2, the same cost). Compare: the segment comparisons, read with
+/// CompareFrac fractional bits (inputs within 1/32 of +-T sqrt 2 may take the other segment's value).
+/// Fused structure (MaskedCompare, trunc::Local): the comparison's rounds only; otherwise one more.
 template <class Erf = FittedErf<2300>, class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
 struct BasicSecFormerGelu {
   using erf_policy = Erf;
@@ -329,7 +276,7 @@ struct BasicSecFormerGelu {
   /// The comparisons actually run for an encoding with F fractional bits in Ring, and their reach.
   template <class Ring, unsigned F> using segment = detail::segment_compare<Compare, Ring, F, CompareFrac>;
   /// The fused structure runs when the comparison is a MaskedCompare whose plan ends in one final
-  /// child and truncation is local; otherwise the separate one (see the header).
+  /// child and truncation is local; otherwise the separate one (docs/protocols.md#gelu-pi_gelu).
   template <class E, class Ring>
   static constexpr bool fused = [] {
     using Cmp = typename segment<Ring, E::frac_bits>::type;
@@ -472,7 +419,7 @@ struct BasicSecFormerGelu {
     else return eval_separate(x, ctx);
   }
 
-  /// The fused structure (see the header): the comparisons' results stay masked by dealer bits s
+  /// The fused structure (docs/protocols.md#gelu-pi_gelu): the comparisons' results stay masked by dealer bits s
   /// correlated with the masks of x and f; f - b rides along with the comparison's last round.
   template <class T, class Ring, class P, class C, class Ctx>
   static Shared<T, Ring, P, C> eval_fused(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
@@ -667,7 +614,15 @@ struct BasicSecFormerGelu {
 using SecFormerGelu = BasicSecFormerGelu<>;
 
 // =====================================================================================================
-/// PUMA's piecewise polynomial GeLU with the correct segments (protocols.md section 7).
+/// PumaGelu: GeLU by PUMA's segments: 0, poly0 on [-4, -1.95), poly1 on [-1.95, 3), x from 3 on
+/// | paper  | PUMA (Dong et al. 2023), segments corrected; docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 7
+/// | online | 105.375 B/element/party
+/// | dealer | 111.1 B/element (bench_protocols, 128 x 3072)
+/// | error  | max 2.0e-2 (the jump at x = 3), p99 8.5e-3 vs exact GeLU on N(0, 4) (bench_protocols)
+/// | range  | |x| <= 1016 (input_bound, the comparisons' range)
+/// Three comparisons in one batch (as SecFormerGelu's, the same band), powers in three rounds, the
+/// selection in one round of three bit products.
 template <class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
 struct BasicPumaGelu {
   using compare_policy = Compare;
@@ -732,7 +687,13 @@ struct BasicPumaGelu {
 using PumaGelu = BasicPumaGelu<>;
 
 // =====================================================================================================
-/// MPCFormer's quadratic replacement 0.125 x^2 + 0.25 x + 0.5 (not an approximation of GeLU).
+/// QuadGelu: MPCFormer's 0.125 x^2 + 0.25 x + 0.5, the replacement a model is distilled to (not GeLU)
+/// | paper  | MPCFormer (Li et al. 2023); docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 1
+/// | online | 8 B/element/party
+/// | dealer | 8 B/element (bench_protocols, 128 x 3072)
+/// | error  | max 2.7e-5 vs its own quadratic (bench_protocols); 0.5 vs GeLU at x = 0, growing as x^2 / 8
+/// | range  | |x| <= 64 (|x| <= 6 in Z2k<32> with F = 12)
 struct QuadGelu {
   template <class E = Fixed<16>, class Ring = Z2k<64>>
   static constexpr int rounds_for = 1 + (detail::dealer_trunc_v<E> ? 1 : 0);
@@ -759,24 +720,15 @@ struct QuadGelu {
 };
 
 // =====================================================================================================
-/// CrypTen's GeLU (tanh form, tanh through CrypTen's "reciprocal" sigmoid), faithful to CrypTen's
-/// configuration: comparison Compare (CrypTen's A2B adder by default), exp Exp ((1 + x/256)^256, the
-/// default exp_iterations = 8: CrypTen's override to 9 covers only the reciprocal), and the reciprocal
-/// of the denominator 1 + exp(-|z|) in [1, 2] by Newton from the public start 0.75 with RecipIters = 3
-/// iterations (CrypTen's sigmoid overrides reciprocal_initial = 0.75, reciprocal_nr_iters = 3,
-/// all_pos): the first iteration is local (0.75 (2 - 0.75 d)), each further one is r (2 - r d) with
-/// two products in sequence. The library's NewtonReciprocal (div.hpp) is CrypTen's general reciprocal
-/// (exp-based start, 10 iterations), which CrypTen's sigmoid does not use.
-///   z = 2 sqrt(2/pi) (x + 0.044715 x^3): x^2 (1 round), x^3 (1 round)
-///   b = [z < 0] (Compare), p = (1 - 2 b) z (1 round), e = exp(-p) (Exp rounds), d = 1 + e
-///   r ~ 1/d (2 (RecipIters - 1) rounds), sigmoid = (1 - r) + (1 - b)(2 r - 1) (1 round)
-///   GeLU = 0.5 x (1 + (2 sigmoid - 1)) = x sigmoid (1 round)
-/// Z2k<64>, Fixed<16>, CrypTenCompare: 8 + 2 + 1 + 8 + 4 + 1 + 1 = 25 rounds; 25 + 23 = 48 words
-/// (384 B) per element each way. Error vs exact GeLU: the tanh form itself is within 4.8e-4; the
-/// sigmoid's reciprocal from 0.75 in 3 steps is off by up to (1 - 0.75 d)^8 <= 0.4% (at z = 0) and exp
-/// by up to 1.1e-3 absolute: in all below 0.01 on N(0, 4) (measured in the tests). Input range
-/// |x| <= 14 (exp's documented range [-256, 8] for -|z|; CrypTen itself breaks beyond it). Z2k<32>
-/// is not meaningful (see exp.hpp).
+/// CrypTenGelu: CrypTen's tanh form x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), CrypTen's sigmoid
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 25
+/// | online | 384 B/element/party
+/// | dealer | 440 B/element (bench_protocols, 128 x 3072)
+/// | error  | max 1.6e-3, p99 1.4e-3 vs exact GeLU on N(0, 4) (bench_protocols, 128 x 3072)
+/// | range  | |x| <= 14 (exp's range [-256, 8] for -|z|); Z2k<64> only
+/// Compare = CrypTenCompare, Exp = CrypTenExp; the sigmoid's reciprocal of 1 + exp(-|z|) is Newton from
+/// the public start 0.75 in RecipIters = 3 steps (CrypTen's sigmoid), not NewtonReciprocal.
 template <class Compare = CrypTenCompare, class Exp = CrypTenExp, int RecipIters = 3>
 struct BasicCrypTenGelu {
   static_assert(RecipIters >= 1, "secformer: CrypTenGelu needs at least one Newton iteration");

@@ -1,58 +1,14 @@
-// secformer/protocols/layernorm.hpp: LayerNorm over the last axis (protocols.md sections 6 and 7).
-//
+// secformer/protocols/layernorm.hpp: LayerNorm over the last axis,
 //   LN(x) = gamma (x - mu) / sqrt(var + eps) + beta,  mu and var over the last axis (n entries),
-//   gamma and beta of shape {n} broadcast over the rows: secret shares (model weights) or public.
-//   eps defaults to 1e-12 (BERT); pass 1e-5 for PyTorch's default.
-//
-// Common front (all policies; 1 round):
-//   centring   d = (n x - sum_row x) w / 2^F with the public w = round(2^F / n): exact up to 1 LSB
-//              and a public factor kappa = n w / 2^F ~ 1 (LN is scale invariant: the variance is
-//              taken of the same d and eps is scaled by kappa^2). A rounded 1/n in the mean would
-//              instead leave an offset of (1 - n w_eff) mu in every d.
-//   square     one opening of d - A (and of gamma - b, n words, when gamma is secret) gives both
-//              d^2 (raw, 2F fractional bits) and gamma d (dealer: SquareColTriple, 2 words/element).
-// SecFormerLayerNorm = BasicSecFormerLayerNorm<Steps = 4, MinLog2 = -10, MaxLog2 = 14>: Pi_rSqrt
-//   with the bracket start (rsqrt.hpp), fused with the front: S = sum_row d^2 stays untruncated
-//   (scale 2^2F, exact: no truncation failure however large the variance); z = S + n kappa^2 eps
-//   is bracketed (shifted left to use 60 bits), and its exact truncation X (as trunc::Dealer) comes
-//   out of the bracket's own opening; y = sqrt(n) / sqrt(z) = 1 / (kappa sqrt(var + eps)) at 20
-//   fractional bits; the output is (gamma d) y with y in two limbs (y_hi at F bits and the low
-//   20 - F bits, one row-broadcast matrix triple with two columns), so that rsqrt(1e4) = 0.01 keeps
-//   its precision while no product exceeds about 2^34 ring units.
-//     rounds: square 1, bracket 2 (open; comparisons and o_j X), u^2 1, (gamma d) y 1: 5 in all.
-//     bytes sent per party: 8 (rows n + [n if gamma is secret] + rows + ceil(5 rows L / 64) + rows
-//       + rows + rows n + 2 rows), L = (MaxLog2 - MinLog2) Steps + 2 comparison points per row:
-//       16 bytes per element plus 101 bytes per row (128 x 768: 1,591,968 bytes).
-//     dealer to party 1: 8 ((2 or 1) rows n + ceil(5 rows L / 64) + rows (384 + 20 L + 2) + rows
-//       + 2 rows n) bytes: 32 (24 with public gamma) bytes per element plus 18.8 KB per row
-//       (128 x 768: 5.56 MB); party 0: nothing.
-//     range: var + eps in [2^MinLog2, 2^MaxLog2] (default [9.8e-4, 16384], containing 1e-3..1e4);
-//       needs 2F + log2(n) + MaxLog2 + 0.25 <= 60 (F = 16: n <= 8192; F = 18: n <= 860) and
-//       n <= 2^(F-3); F in [8, 20]. The simulation throws range_error outside, the two-party run
-//       saturates (the edge buckets) and is wrong.
-//     error (measured, tests/protocols_layernorm.cpp): per row max|out - LN| / max|LN| <= 3e-4 over
-//       variances 1e-3..1e4 (mean 6e-5): the approximation (<= 5.8e-5 relative for Steps = 4) and
-//       the fixed point (1 LSB of d and of gamma d against the row's standard deviation: 2e-4 at
-//       var = 1e-3; the output's 2^-16 rounding).
-//     local truncations: d and gamma d (failure about |d| 2^-32 per element), the output
-//       (|out| 2^-30), the row's bracket values (below 2^-20 per row).
-// LayerNormWith<Rsqrt> (baselines; PumaLayerNorm = LayerNormWith<NewtonRsqrt<3>>,
-//   ReferenceSecFormerLayerNorm = LayerNormWith<GoldschmidtRsqrt<EtaStart<0>, 7>>): d^2 truncated
-//   per element (failure d^2 2^-32), var = sum_row d^2 round(2^20 / n) / 2^20 (relative error of
-//   the rounded 1/n below n 2^-21), r = Rsqrt(var + kappa^2 eps) on the rows, output (gamma d) r
-//   (one limb). Rounds: 1 + Rsqrt::online_rounds + 1 (PUMA 16, reference 15). Bytes per party:
-//   8 (rows n + [n]) + Rsqrt::bytes_sent(rows) + 8 (rows n + rows). Range and error: the Rsqrt's
-//   (PUMA: var in [0.1, 150], <= 5e-3 relative; reference: var in [0.025, 2.5], <= 1e-3).
-// CrypTenLayerNorm = BasicCrypTenLayerNorm<CrypTenSqrt, NewtonReciprocal<10>>: sqrt (x inv_sqrt(x))
-//   then CrypTen's Newton reciprocal (exp start), output (gamma d) r. Rounds: 1 + 15 + 28 + 1 = 45
-//   (CrypTen's own LayerNorm was measured at 19 rounds, consistent with 1 + inv_sqrt directly
-//   (8 + 3 x 3) + 1, i.e. PumaLayerNorm's structure with 3 rounds per Newton iteration). Range: var in
-//   [0.1, 150] (the inv_sqrt start); error <= 7e-3 relative.
-// Functions: layernorm<Policy = SecFormerLayerNorm>(x, gamma, beta, ctx, eps = 1e-12) with gamma and
-//   beta each a share of shape {n} or a public xt::xarray<double>. Each policy: online_rounds,
-//   bytes_sent(rows, n, secret_gamma), approx(x, gamma, beta, eps) (the same approximations in
-//   double precision).
-// Z2k<64> only (the variance range 1e-3..1e4 needs products of ~2^60 ring units at 2F bits).
+// gamma and beta of shape {n} broadcast over the rows: secret shares (model weights) or public
+// xt::xarray<double>. eps defaults to 1e-12 (BERT); pass 1e-5 for PyTorch's default.
+//   SecFormerLayerNorm   Pi_rSqrt with the bracket start, fused with the common front (the default)
+//   LayerNormWith<R>     an elementwise rsqrt R of the row variance: PumaLayerNorm, ReferenceSecFormerLayerNorm
+//   CrypTenLayerNorm     sqrt, then CrypTen's Newton reciprocal
+//   layernorm<Policy>(x, gamma, beta, ctx, eps)
+// Each policy: online_rounds, bytes_sent(rows, n, secret_gamma), approx(x, gamma, beta, eps).
+// Z2k<64> only. The common front (centring, one opening for d^2 and gamma d), the fused bracket,
+// costs and errors: docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt.
 #pragma once
 
 #include <cmath>
@@ -220,7 +176,15 @@ void check_input(const S& x) {
 
 }  // namespace detail::ln
 
-/// LayerNorm with Pi_rSqrt and the bracket start (the default).
+/// SecFormerLayerNorm: LayerNorm with Pi_rSqrt (bracket start, one minimax step) fused with the front
+/// | paper  | SecFormer's LayerNorm with Pi_rSqrt; docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt
+/// | rounds | 5
+/// | online | 16.19 B/element/party (rows of 768, gamma secret: 16 B per element + 101 B per row)
+/// | dealer | 56.53 B/element (rows of 768: 32 B per element + 18.8 KB per row)
+/// | error  | max 7.5e-4, p99 3.1e-4 vs exact LN, row variances 1e-3..1e4 (bench_protocols, 128 x 768)
+/// | range  | var + eps in [2^MinLog2, 2^MaxLog2] = [9.8e-4, 16384]; 2F + log2(n) + MaxLog2 + 0.25 <= 60
+/// Steps thresholds per octave over [2^MinLog2, 2^MaxLog2]; outside, the two-party run saturates
+/// (the edge buckets) and is wrong, the simulation throws range_error.
 template <int Steps = 4, int MinLog2 = -10, int MaxLog2 = 14>
 struct BasicSecFormerLayerNorm {
   using rsqrt_policy = GoldschmidtRsqrt<BracketStart<Steps, MinLog2, MaxLog2>>;
@@ -328,7 +292,15 @@ S finish_rows(const S& x, const Front& fr, const R& r, const B& beta, Ctx& ctx) 
 }
 }  // namespace detail::ln
 
-/// LayerNorm with an elementwise inverse square root of the row variance (the baselines).
+/// PumaLayerNorm: LayerNorm with CrypTen's inv_sqrt (NewtonRsqrt<3>) of the row variance, as PUMA
+/// | paper  | PUMA (Dong et al. 2023); docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 16
+/// | online | 16.34 B/element/party (rows of 768, gamma secret)
+/// | dealer | 24.2 B/element (bench_protocols, 1280 x 768)
+/// | error  | max 5.6e-3, p99 2.6e-3 vs exact LN on N(0, 1) rows (bench_protocols, 1280 x 768)
+/// | range  | var in [0.1, 150] (NewtonRsqrt's); outside it the result is wrong (no error raised)
+/// LayerNormWith<Rsqrt>: any elementwise rsqrt of the row variance; 1 + Rsqrt::online_rounds + 1
+/// rounds; d^2 is truncated per element.
 template <class Rsqrt>
 struct LayerNormWith {
   using rsqrt_policy = Rsqrt;
@@ -359,10 +331,22 @@ struct LayerNormWith {
   }
 };
 using PumaLayerNorm = LayerNormWith<NewtonRsqrt<3>>;
-/// The paper's reference Pi_rSqrt (y_0 = 1, eta = 1, T = 7): var in about [0.025, 2.5] only.
+/// ReferenceSecFormerLayerNorm: LayerNorm with the paper's Pi_rSqrt as written (y_0 = 1, eta = 1, T = 7)
+/// | paper  | SecFormer's reference code (Pi_rSqrt as written); docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt
+/// | rounds | 15
+/// | online | 16.44 B/element/party (rows of 768, gamma secret)
+/// | dealer | 24.19 B/element (24 B per element + GoldschmidtRsqrt<EtaStart<0>, 7>'s 144 B per row)
+/// | error  | <= 1e-3 relative (the rsqrt's approximation) for var in its range
+/// | range  | var in [0.025, 2.5] only: real pre-LayerNorm variances fall outside it
 using ReferenceSecFormerLayerNorm = LayerNormWith<GoldschmidtRsqrt<EtaStart<0>, 7>>;
 
-/// CrypTen's LayerNorm as specified: sqrt (x inv_sqrt(x)), then the Newton reciprocal.
+/// CrypTenLayerNorm: LayerNorm as CrypTen specifies it: sqrt (x inv_sqrt(x)), then NewtonReciprocal<10>
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 45
+/// | online | 16.86 B/element/party (rows of 768, gamma secret)
+/// | dealer | 24.5 B/element (bench_protocols, 1280 x 768)
+/// | error  | max 6.6e-3, p99 3.2e-3 vs exact LN on N(0, 1) rows (bench_protocols, 1280 x 768)
+/// | range  | var in [0.1, 150] (the inv_sqrt start); outside it the result is wrong
 template <class Sqrt = CrypTenSqrt, class Recip = NewtonReciprocal<10>>
 struct BasicCrypTenLayerNorm {
   static constexpr int online_rounds = 1 + Sqrt::online_rounds + Recip::online_rounds + 1;

@@ -1,12 +1,10 @@
-// secformer/protocols/matmul.hpp: matrix products of shares (protocols.md section 2).
-//
-// matmul(X, Y): X is (..., m, k), Y is (..., k, n) with the same leading (batch) axes, or Y is 2-D.
-//   Matrix triple (A, B, C = AB) from the dealer; open E = X - A and F = Y - B together;
-//   Z_i = E (F [i = 0] + B_i) + A_i F + C_i: two ring GEMMs per party. 1 round; words each way:
-//   batch (m k + k n); dealer: batch m n words to party 1. Then truncation (see trunc.hpp).
-// prepare_weight(W) / matmul(X, MaskedWeight): a fixed weight's mask B is drawn once and F = W - B
-//   is opened once when the model is loaded (1 round, k n words each way); each product then opens
-//   only E = X - A with a fresh A: 1 round, rows k words each way; dealer: rows n words.
+// secformer/protocols/matmul.hpp: matrix products of shares.
+//   matmul(X, Y)                X (..., m, k) times Y (..., k, n) with the same batch axes, or Y 2-D
+//   prepare_weight(W)           a fixed secret weight masked once per loaded model (MaskedWeight)
+//   matmul(X, MaskedWeight)     then each product opens only X - A with a fresh A
+//   matmul_raw(...)             the same at the doubled scale (no truncation)
+// Per party i: Z_i = E (F [i = 0] + B_i) + A_i F + C_i, two ring GEMMs.
+// docs/protocols.md#linear-layers-and-fixed-weights.
 #pragma once
 
 #include <cstdint>
@@ -59,7 +57,14 @@ void gemm_batch(const MatShape& s, const W* x, std::size_t sx, const W* y, std::
 }
 }  // namespace detail
 
-/// Raw matrix product (doubled scale). 1 round.
+/// matmul: X Y of two shared matrices by a matrix triple (A, B, C = A B): open X - A and Y - B together
+/// | paper  | none (Beaver's triple for matrices); docs/protocols.md#linear-layers-and-fixed-weights
+/// | rounds | 1
+/// | online | 8 B/element/party (per element of X and of Y)
+/// | dealer | 8 B/element (per element of the product)
+/// | error  | exact in the ring at scale 2F, then the truncation's (trunc::Local: +-1 LSB)
+/// | range  | every product entry below 2^(63-2F); trunc::Local fails with probability about |z| 2^(2F-64)
+/// matmul_raw: the raw product (doubled scale); matmul truncates it.
 template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> matmul_raw(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
   using W = typename Ring::word_type;
@@ -117,6 +122,14 @@ MaskedWeight<T, Ring, P, C> prepare_weight(const Shared<T, Ring, P, C>& w, Ctx& 
   return out;
 }
 
+/// matmul(X, MaskedWeight): X times a prepared weight: only E = X - A is opened, F = W - B was opened once
+/// | paper  | none; docs/protocols.md#linear-layers-and-fixed-weights
+/// | rounds | 1
+/// | online | 8 B/element/party (per element of X)
+/// | dealer | 8 B/element (per element of the product)
+/// | error  | exact in the ring at scale 2F, then the truncation's (trunc::Local: +-1 LSB)
+/// | range  | every product entry below 2^(63-2F); trunc::Local fails with probability about |z| 2^(2F-64)
+/// prepare_weight(W) costs 1 round and k n words each way once per loaded model; never reuse A.
 /// X (..., k) times a prepared weight (k x n): raw product (doubled scale). 1 round.
 template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> matmul_raw(const Shared<T, Ring, P, C>& x, const MaskedWeight<T, Ring, P, C>& w, Ctx& ctx) {

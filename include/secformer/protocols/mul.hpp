@@ -1,12 +1,9 @@
 // secformer/protocols/mul.hpp: element-wise multiplication and squaring of shares (Beaver).
-//
-// mul_raw(x, y): dealer triple (a, b, c = ab); open e = x - a and f = y - b together;
-//   z = [i = 0] e f + e b + a f + c. 1 round, 2 words per element each way; dealer: 1 word per
-//   element to party 1. Exact in the ring; the result carries the doubled scale (Scaled<E, 2F>).
-// square_raw(x): dealer pair (a, a^2); open e = x - a; z = [i = 0] e^2 + 2 e a + a^2.
-//   1 round, 1 word per element each way; dealer: 1 word per element.
-// mul(x, y) and square(x) truncate afterwards with the encoding's policy (see trunc.hpp).
-// Several independent products in one round: mul_many.
+//   mul_raw(x, y), square_raw(x)   the raw product at the doubled scale (Scaled<E, 2F>), exact in the ring
+//   mul(x, y), square(x)           the same, then truncated with the encoding's policy (trunc.hpp)
+//   mul(b, x)                      an Int share (a bit, a count) times any share: no truncation
+//   mul_many_raw, open_vector      several independent products (openings) in one round
+// docs/protocols.md#linear-layers-and-fixed-weights.
 #pragma once
 
 #include <string>
@@ -32,7 +29,14 @@ void require_same_shape(const S& x, const S& y, const char* what) {
 }
 }  // namespace detail
 
-/// Raw product (doubled scale). 1 round.
+/// mul: x y of two shares by a Beaver triple (a, b, c = a b): open x - a and y - b together
+/// | paper  | Beaver (1991); docs/protocols.md#linear-layers-and-fixed-weights
+/// | rounds | 1
+/// | online | 16 B/element/party
+/// | dealer | 8 B/element
+/// | error  | exact in the ring at scale 2F, then the truncation's (trunc::Local: +-1 LSB)
+/// | range  | |x y| < 2^(63-2F); trunc::Local fails with probability about |x y| 2^(2F-64)
+/// mul_raw: the raw product (doubled scale), 1 round; mul(x, y) truncates it.
 template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> mul_raw(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& y, Ctx& ctx) {
   using W = typename Ring::word_type;
@@ -51,7 +55,14 @@ Shared<product_t<T>, Ring, P, C> mul_raw(const Shared<T, Ring, P, C>& x, const S
   }
 }
 
-/// Raw square (doubled scale). 1 round.
+/// square: x^2 by a square pair (a, a^2): open x - a only
+/// | paper  | none; docs/protocols.md#linear-layers-and-fixed-weights
+/// | rounds | 1
+/// | online | 8 B/element/party
+/// | dealer | 8 B/element
+/// | error  | exact in the ring at scale 2F, then the truncation's (trunc::Local: +-1 LSB)
+/// | range  | x^2 < 2^(63-2F); trunc::Local fails with probability about x^2 2^(2F-64)
+/// square_raw: the raw square (doubled scale), 1 round; square(x) truncates it.
 template <class T, class Ring, class P, class C, protocol_context Ctx>
 Shared<product_t<T>, Ring, P, C> square_raw(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
   using W = typename Ring::word_type;

@@ -1,71 +1,13 @@
-// secformer/protocols/rsqrt.hpp: inverse square root and square root of shares (protocols.md
-// sections 6 and 7).
-//
-// GoldschmidtRsqrt<BracketStart<Steps = 4, MinLog2 = -10, MaxLog2 = 14>, 1> (the default; SecFormer's
-//   Pi_rSqrt with a dealer-assisted initial guess). Pi_rSqrt (q_0 = x / eta, y_0 = 1; T times
-//   m = (3 - q)/2, q = q m^2, y = y m) only converges for q_0 in about [0.025, 2.5] at T = 7 and
-//   gains a factor of at most 2.25 on q per iteration (two rounds); no public eta makes it cover
-//   1e-3..1e4 (a ratio of 2^23: about 20 more iterations, and x / eta would keep no significant
-//   bits at 16 fractional bits). Here the start y_0 comes
-//   from a "bracket": x is located among the thresholds 2^(k/Steps) (k = MinLog2 Steps .. MaxLog2
-//   Steps) with an error tolerated near each threshold, which gives one-hot shares o_j of x's
-//   bucket; y_0 = c_j = 1/sqrt(g_j) (g_j the bucket's geometric centre) and q_0 = x / g_j lies in
-//   [2^(-1/(2 Steps)), 2^(1/(2 Steps))] (widened by 2^-8 for the tolerance). One Goldschmidt step
-//   with the minimax quadratic factor m(q) = a0 + a1 q + a2 q^2 (instead of (3 - q)/2) finishes:
-//   y = c_j m(q_0). Because o is one-hot, y = sum_j c_j (a0 o_j + a1 q_j + a2 q_j^2) with
-//   q_j = o_j x / g_j, and sum_j c_j a2 q_j^2 = (sum_j sqrt(a2 c_j) q_j)^2: one square.
-//     round 1  open c = V + 2^62 + r (V = x in ring units shifted left, r uniform: perfectly hiding)
-//     round 2  5 masked bits per threshold (see below) and x - s: the one-hot o (J + 1 buckets,
-//              exact integers) and every o_j x (the dealer also gives the mask products times s):
-//              q_j and the linear terms follow locally
-//     round 3  u^2 with u = sum_j sqrt(a2 c_j) q_j: y, locally
-//   The bracket: with c public, [V + 2^62 < t] = LT(c + 1) - LT(c - t + 1) + [c - t + 1 > c]
-//   (mod 2^64), LT(p) = [r < p]. LT is evaluated on the top 39 bits only (three 13-bit chunks):
-//   LT~(p) = L_2 + E_2 L_1 + E_2 E_1 L_0, with E_i = [r_i = p_i], L_i = [r_i < p_i] read locally
-//   from the dealer's xor-shared one-hot table of each chunk of r (L_i is the parity of the
-//   table's bits below p_i). The 5 xor-shared bits are opened masked by dealer bits rho (one bit
-//   each), and the dealer's arithmetic shares of the 10 needed products of rho bits turn the
-//   monomials into arithmetic shares directly (one round: B2A and the products together).
-//   Ignoring the low 25 bits of r errs only when V is within 2^25 ring units of a threshold, and
-//   then by one bucket (both neighbours converge); the one-hot property always holds.
-//   Online (Z2k<64>, m elements, J = (MaxLog2 - MinLog2) Steps + 1 thresholds, L = J + 1 points):
-//     3 rounds; words sent per party: m + ceil(5 m L / 64) + m + m (default: 3 words + 62 bytes
-//     per element). Dealer to party 1: ceil(5 m L / 64) + m (384 + 20 L) + m words (default: 18.8 KB
-//     per element).
-//   It pays per element what LayerNorm pays per row: meant for few values (one per row).
-//   Error (Fixed<16>): approximation (relative) <= 5.8e-5 for Steps = 4 (4.3e-4 for 2, 1.3e-4
-//   for 3, 1.8e-5 for 6); the fixed point adds about 2^-17 relative (q's LSB) and the output's
-//   own quantisation to 2^-16 (1.5e-3 relative at y = 0.01). Measured two-party over 1e-3..1e4
-//   (tests/protocols_layernorm.cpp): |y - x^-1/2| <= 1.2e-4 y + 2^-15; relative mean 8e-5, p99
-//   7e-4, max 1.0e-3 (the large relative errors are all the output LSB at x near 1e4). Documented range: x in [2^MinLog2, 2^MaxLog2] (default
-//   [9.8e-4, 16384], containing 1e-3..1e4); accurate in fact on [2^(MinLog2 - 1/Steps),
-//   2^(MaxLog2 + 1/Steps)); outside, the result saturates (the edge buckets) and is wrong. The
-//   simulation (Solo) throws range_error outside [2^MinLog2, 2^MaxLog2]. Local truncations of
-//   values below 2^44 ring units: failure probability below 2^-20 per element.
-//   Z2k<64> only: the bracket works on 62-bit values (a 32-bit ring holds neither the range nor
-//   the products of this dynamic range).
-//
-// GoldschmidtRsqrt<EtaStart<LogEta>, T> (the paper's Pi_rSqrt as written, with public deflation
-//   eta = 2^LogEta; the reference code is EtaStart<0>, T = 7): q_0 = x / eta, y_0 = 1, T iterations,
-//   rsqrt ~ y_T / sqrt(eta). Iteration 1 needs no product for y (y_1 = m_0); then m^2 and y m in
-//   one round, q m^2 in the next; the last iteration only y m: 2T - 1 rounds (T >= 2), 2 words per
-//   product and element each way. Documented range: q_0 = x / eta in [qmin(T), 2.5] where qmin(T)
-//   (range_min / eta) is where the approximation error reaches 1e-3 (T = 7: 0.025); e.g.
-//   eta = 2^0: x in [0.025, 2.5]. Works in any ring and encoding (library products); with
-//   trunc::Dealer every truncation is one more round (rounds_for<E>).
-//
-// NewtonRsqrt<Iters = 3, Exp = CrypTenExp> (CrypTen's inv_sqrt, used by PUMA's LayerNorm here):
-//   y_0 = 2.2 exp(-(x/2 + 0.2)) + 0.2 - x/1024, then Iters times y = y (3 - x y^2)/2, evaluated as
-//   (3 y - (x y) y^2) / 2: x y and y^2 in one round, their product in the next (CrypTen uses three
-//   rounds per iteration; same bytes). Online: Exp rounds + 2 Iters (8 + 6 = 14); words per element
-//   each way: Exp's + 6 Iters. Documented range x in [0.1, 150]: approximation error <= 5e-3
-//   (1.1e-3 at x = 1, 2.6e-3 at 10, 4.9e-3 at 0.1); below 0.1 three iterations do not reach the
-//   root (-79% at 1e-3), above ~180 the start value turns negative. Z2k<64> (Exp needs it).
-//
-// CrypTenSqrt: sqrt(x) = x rsqrt(x) with NewtonRsqrt<3>: one more round and product.
-//
-// Functions: rsqrt<Policy = GoldschmidtRsqrt<>>(x, ctx), sqrt<Policy = CrypTenSqrt>(x, ctx).
+// secformer/protocols/rsqrt.hpp: inverse square root and square root of shares.
+//   GoldschmidtRsqrt<BracketStart<Steps, MinLog2, MaxLog2>>  Pi_rSqrt from a dealer-assisted start
+//                          (one minimax step; the default, meant for one value per row: LayerNorm)
+//   GoldschmidtRsqrt<EtaStart<LogEta>, T>  the paper's Pi_rSqrt as written (y_0 = 1, q_0 = x / eta)
+//   NewtonRsqrt<Iters, Exp>                CrypTen's inv_sqrt (exp start, Newton; PUMA's LayerNorm)
+//   CrypTenSqrt = BasicCrypTenSqrt<>       sqrt(x) = x rsqrt(x)
+//   rsqrt<Policy = GoldschmidtRsqrt<>>(x, ctx), sqrt<Policy = CrypTenSqrt>(x, ctx)
 // Each policy: online_rounds, approx(double) (the same approximation in double precision).
+// The bracket (its rounds, tables and tolerance), convergence ranges, errors:
+// docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt.
 #pragma once
 
 #include <algorithm>
@@ -462,7 +404,7 @@ template <int LogEta = 0>
 struct EtaStart {
   static constexpr int log2_eta = LogEta;
 };
-/// Dealer-assisted bracket (see the header comment): Steps thresholds per octave over
+/// Dealer-assisted bracket (docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt): Steps thresholds per octave over
 /// [2^MinLog2, 2^MaxLog2].
 template <int Steps = 4, int MinLog2 = -10, int MaxLog2 = 14>
 struct BracketStart {
@@ -481,7 +423,14 @@ struct BracketStart {
 template <class Start = BracketStart<>, int T = 1>
 struct GoldschmidtRsqrt;
 
-/// Pi_rSqrt with the bracket start and one Goldschmidt step with the minimax quadratic factor.
+/// GoldschmidtRsqrt: 1/sqrt(x) by Pi_rSqrt from the bracket start, then one minimax Goldschmidt step
+/// | paper  | SecFormer Pi_rSqrt, with a dealer-assisted start; docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt
+/// | rounds | 3
+/// | online | 85.25 B/element/party
+/// | dealer | 18821 B/element
+/// | error  | relative mean 8e-5, p99 7e-4, max 1.0e-3 over 1e-3..1e4 (tests/protocols_layernorm.cpp)
+/// | range  | x in [2^MinLog2, 2^MaxLog2] = [9.8e-4, 16384] (Solo throws outside; else saturates)
+/// It pays per element what SecFormerLayerNorm pays per row: meant for few values. Z2k<64> only.
 template <int Steps, int MinLog2, int MaxLog2, int T>
 struct GoldschmidtRsqrt<BracketStart<Steps, MinLog2, MaxLog2>, T> {
   static_assert(T == 1, "secformer: with BracketStart, Pi_rSqrt needs exactly one (minimax) step");
@@ -536,7 +485,15 @@ struct GoldschmidtRsqrt<BracketStart<Steps, MinLog2, MaxLog2>, T> {
   }
 };
 
-/// Pi_rSqrt as written, with public deflation eta = 2^LogEta.
+/// GoldschmidtRsqrt<EtaStart<0>, 7>: Pi_rSqrt as written: q_0 = x / eta, y_0 = 1, T = 7 iterations
+/// | paper  | SecFormer Pi_rSqrt (the reference code's eta = 1, T = 7); docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt
+/// | rounds | 13
+/// | online | 280 B/element/party
+/// | dealer | 144 B/element (bench_protocols, 100 x 100)
+/// | error  | max 2.4e-4, p99 8.3e-5 vs exact 1/sqrt(x) on [0.1, 2.5] (bench_protocols, 100 x 100)
+/// | range  | x / eta in [qmin(T), 2.5] = [0.025, 2.5] for T = 7 (the error reaches 1e-3 at qmin)
+/// EtaStart<LogEta>: public deflation eta = 2^LogEta; 2T - 1 rounds, 6T - 7 words per element; any
+/// ring and encoding (trunc::Dealer: rounds_for<E>).
 template <int LogEta, int T>
 struct GoldschmidtRsqrt<EtaStart<LogEta>, T> {
   static_assert(T >= 1 && T <= 40, "secformer: GoldschmidtRsqrt needs 1..40 iterations");
@@ -618,7 +575,14 @@ struct GoldschmidtRsqrt<EtaStart<LogEta>, T> {
   }
 };
 
-/// CrypTen's inv_sqrt (PUMA's LayerNorm here): exp start, Newton iterations.
+/// NewtonRsqrt: 1/sqrt(x) as CrypTen's inv_sqrt: y_0 = 2.2 exp(-(x/2 + 0.2)) + 0.2 - x/1024, 3 Newton steps
+/// | paper  | CrypTen (Knott et al. 2021), PUMA's LayerNorm; docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt
+/// | rounds | 14
+/// | online | 208 B/element/party
+/// | dealer | 136 B/element (bench_protocols, 100 x 100)
+/// | error  | relative <= 5e-3 (approximation); max 1.6e-2 absolute on [0.1, 2.5] (bench_protocols, 100 x 100)
+/// | range  | x in [0.1, 150] (Solo throws outside); Z2k<64> (Exp needs it)
+/// Each step y (3 - x y^2) / 2 as (3 y - (x y) y^2) / 2: two rounds (CrypTen uses three, same bytes).
 template <int Iters = 3, class Exp = CrypTenExp>
 struct NewtonRsqrt {
   static_assert(Iters >= 1 && Iters <= 20, "secformer: NewtonRsqrt needs 1..20 iterations");
@@ -655,7 +619,13 @@ struct NewtonRsqrt {
   }
 };
 
-/// CrypTen's sqrt: x inv_sqrt(x).
+/// CrypTenSqrt: sqrt(x) = x inv_sqrt(x) with NewtonRsqrt<3>, as CrypTen
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#inverse-square-root-and-layernorm-pi_rsqrt
+/// | rounds | 15
+/// | online | 224 B/element/party
+/// | dealer | 144 B/element (NewtonRsqrt's 136 B and 8 B for the product)
+/// | error  | NewtonRsqrt's relative error (<= 5e-3 on its range)
+/// | range  | x in [0.1, 150] (NewtonRsqrt's)
 template <class Rsqrt = NewtonRsqrt<3>>
 struct BasicCrypTenSqrt {
   using rsqrt_policy = Rsqrt;

@@ -1,33 +1,12 @@
-// secformer/protocols/sin.hpp: Pi_Sin, truncated Fourier series of a shared fixed-point value
-// (SecFormer, Luo et al. 2024, section 4.1 / protocols.md section 4), with a mask that is uniform over
-// the ring (perfect hiding) instead of the reference code's bounded real mask.
-//
+// secformer/protocols/sin.hpp: Pi_Sin, a truncated Fourier series of a shared fixed-point value,
+// with a mask uniform over the ring (perfect hiding) instead of the reference code's bounded real mask.
 //   fourier_series(u, s, ctx) = s.constant + sum_{k=1..n} b_k sin(2 pi k u / P) + a_k cos(2 pi k u / P)
 //   sin_series(u, P, b, ctx)  = sum_{k=1..n} b_k sin(2 pi k u / P)
-//   erf_fourier(u, ctx)       = sum_{j=1..7} beta_j sin(j pi u / 10)  (the 7-term odd series of erf, P = 20)
-//
-// How: the fixed-point word u_w = round(u 2^F) is multiplied locally by the public integer
-// c = round(2^(l-F) / P), so that v = c u_w mod 2^l stands for the angle 2 pi v / 2^l = 2 pi u / P:
-// one period of the series spans the whole ring and no reduction modulo anything is needed (the
-// reference code reduces modulo 2 pi although the period is 20: wrong). The dealer gives shares of a
-// uniform ring element t and of sin(k t), cos(k t) (angles of ring words, fixed-point encoded); the
-// parties open delta = c u - t (uniform over the ring whatever u is, so it reveals nothing), compute
-// sin(k delta) and cos(k delta) in double precision and combine locally
-//   [sin(k (delta + t))] = sin(k delta) [cos(k t)] + cos(k delta) [sin(k t)]
-//   [cos(k (delta + t))] = cos(k delta) [cos(k t)] - sin(k delta) [sin(k t)]
-// with the coefficients folded into the public factors; the sum over k is truncated once.
-//
-// Cost: 1 online round (the opening of delta), l/8 bytes per element each way (8 in Z2k<64>), plus
-//   the truncation of the sum (trunc::Local: 0 rounds; trunc::Dealer: 1 round, 1 word each way).
-//   The opening can be batched with other openings: fourier_mask() / open / fourier_combine().
-// Dealer: FourierMask (dealer/fourier_material.hpp): 2n words per element to party 1.
-// Error (F fractional bits, l-bit ring, e_u = 2^-(F+1) the rounding of u to the encoding):
-//   phase of frequency k: 2 pi k (e_u / P + |u| |c 2^(F-l) - 1/P|) -- with F = 16, l = 64, P = 20 at
-//   most 0.314 k e_u + 5e-15 k |u|, i.e. 1.7e-5 for k = 7 (the 2^-17 rounding of u); the c term is
-//   negligible in Z2k<64> but grows with |u| in Z2k<32> (F = 12, P = 20: 1.2e-6 k |u| rad).
-//   Output rounding: at most 2^-(F+1) (2 n + 2 sum_k sqrt(a_k^2 + b_k^2)) + 2^-F (truncation);
-//   for erf_fourier and F = 16, with the phase error: at most 1.7e-4 (measured: max 6e-5, mean 1.2e-5).
-// Input range: every encodable u (the angle is taken modulo the ring, which is modulo the period).
+//   erf_fourier(u, ctx)       = sum_{j=1..7} beta_j sin(j pi u / 10)  (SecFormer's series of erf, P = 20)
+//   fourier_mask / open / fourier_combine: the same in steps, so that the opening can be batched.
+// The angle of u is c u mod 2^l with c = round(2^(l-F) / P): one period spans the whole ring, so no
+// reduction is needed and the opened delta = c u - t (t uniform) reveals nothing.
+// Scaling, error analysis and the reference code's bug: docs/protocols.md#fourier-series-pi_sin.
 #pragma once
 
 #include <array>
@@ -47,7 +26,7 @@
 
 namespace secformer {
 
-/// The coefficients of the 7-term odd sine series of erf on (-10, 10) (period 20), protocols.md section 4.
+/// The coefficients of the 7-term odd sine series of erf on (-10, 10) (period 20), SecFormer's beta.
 inline constexpr std::array<double, 7> erf_fourier_beta = {1.25772, -0.0299154, 0.382155, -0.0519123,
                                                            0.196033, -0.0624557, 0.118029};
 inline constexpr double erf_fourier_period = 20.0;
@@ -74,7 +53,7 @@ struct FourierSeries {
   }
 };
 
-/// The erf series of protocols.md section 4 as a FourierSeries.
+/// SecFormer's erf series (erf_fourier_beta) as a FourierSeries.
 inline FourierSeries erf_fourier_series() {
   return FourierSeries{erf_fourier_period, std::vector<double>(erf_fourier_beta.begin(), erf_fourier_beta.end()), {}, 0.0};
 }
@@ -224,7 +203,7 @@ Shared<T, Ring, P, C> fourier_combine(const FourierMasked<T, Ring, P, C>& fm, co
   return truncate(Shared<product_t<T>, Ring, P, C>(std::move(acc)), ctx);
 }
 
-/// Pi_Sin: the Fourier series s of the shared u. 1 round (+ the truncation); see the header comment.
+/// Pi_Sin: the Fourier series s of the shared u. 1 round (+ the truncation); see erf_fourier's card.
 template <class T, class Ring, class P, class C, class Ctx>
 Shared<T, Ring, P, C> fourier_series(const Shared<T, Ring, P, C>& u, const FourierSeries& s, Ctx& ctx) {
   auto g = ctx.scope("sin");
@@ -239,8 +218,17 @@ Shared<T, Ring, P, C> sin_series(const Shared<T, Ring, P, C>& u, double period, 
   return fourier_series(u, FourierSeries{period, std::vector<double>(coefficients.begin(), coefficients.end()), {}, 0.0}, ctx);
 }
 
-/// The 7-term odd sine series of erf: sum_j beta_j sin(j pi u / 10) (off erf by at most 0.022 on
-/// |u| <= 1.7, 0.036 on |u| <= 2.5; use it only on the middle segment, see gelu.hpp).
+/// erf_fourier: SecFormer's 7-term sine series of erf, sum_j beta_j sin(j pi u / 10), by Pi_Sin
+/// | paper  | SecFormer Pi_Sin; docs/protocols.md#fourier-series-pi_sin
+/// | rounds | 1
+/// | online | 8 B/element/party
+/// | dealer | 112 B/element
+/// | error  | at most 1.7e-4 vs the series in double (measured: max 6e-5, mean 1.2e-5)
+/// | range  | every encodable u (the angle is taken modulo the ring, i.e. modulo the period)
+/// The series itself is off erf by up to 0.022 on |u| <= 1.7 and 0.036 on |u| <= 2.5: use it only on
+/// the middle segment (gelu.hpp).
+/// Any fourier_series of n terms: 1 round, l/8 bytes per element, 2n dealer words per element;
+/// trunc::Dealer adds one round and one word (fourier_series_rounds<E>).
 template <class T, class Ring, class P, class C, class Ctx>
 Shared<T, Ring, P, C> erf_fourier(const Shared<T, Ring, P, C>& u, Ctx& ctx) {
   return fourier_series(u, erf_fourier_series(), ctx);

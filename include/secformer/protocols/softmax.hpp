@@ -1,62 +1,13 @@
-// secformer/protocols/softmax.hpp: softmax over the last axis (protocols.md sections 5 and 7), with an
-// optional PUBLIC 0/1 attention mask (any shape that broadcasts to x's; 1 = attend). Masked entries
-// get probability 0; a row with no unmasked entry gives all zeros. N elements, R rows of n entries,
-// W bytes per ring word (8 in Z2k<64>); costs per party, trunc::Local (the default encodings).
-//
-// Quad2Softmax = BasicQuad2Softmax<GoldschmidtReciprocal<9, 10, 12>> (SecFormer, section 5):
-//   2Quad(x)_i = (x_i + c)^2 mask_i / sum_j (x_j + c)^2 mask_j, c = 5. No comparison, no exp, no max.
-//   Evaluated as q'_i = ((x_i + c) / sqrt(n_r))^2 mask_i (n_r = the row's public count of unmasked
-//   entries: a public rescaling that cancels in the ratio), S' = sum_i q'_i = the row's mean of
-//   (x + c)^2, then q'_i (K / S') / K with K / S' from Goldschmidt (div.hpp). The mean (not the sum)
-//   keeps the reciprocal's input in a range that does not depend on n, and keeps every product small
-//   (local truncation fails with probability ~ |product| / 2^63: about 2^-22 per row in all for a
-//   row mean of 29; the reciprocal's a path grows with 1024 / mean).
-//   The mask multiplies the squares (adding -10000 before squaring would blow padded entries up).
-//   Documented range: per row (with an unmasked entry), mean of (x + c)^2 over the unmasked
-//   entries in [1/4, 1024] (the reciprocal's range; 2^12; e.g. logits N(0, 2^2): mean ~ 29). The
-//   simulation (Solo) throws range_error outside it.
-//   Rounds: 1 (square) + 9 (Goldschmidt) + 1 (row product) = 11.
-//   Bytes each way: W (2 N + R + 32 R) (square: N words; product: N + R; Goldschmidt: 32 per row);
-//   dealer: W (2 N + 16 R). 12 x 128 x 128 in Z2k<64>: 18.1 B per element.
-//   Error (measured, tests/protocols_softmax.cpp, 12 x 128 x 128, N(0, 2^2) logits, padded rows):
-//   against exact 2Quad in double, absolute mean 3e-6 .. 5e-6, p99 1.4e-5, max 1.6e-5 (about one LSB
-//   of the output, the last truncation's); relative to the row's largest probability <= 8e-4;
-//   ||p - p_exact|| / ||p_exact|| <= 6.5e-4. Masked entries are 0 within 1 LSB. The reciprocal's
-//   own approximation error is below 1e-6 of p.
-//
-// MPCFormerSoftmax = BasicQuad2Softmax<NewtonReciprocal<10, 3>> (MPCFormer: 2Quad with CrypTen's
-//   reciprocal). CrypTen's Newton converges only for inputs in about [2^-8, 250] (div.hpp); the raw
-//   sum (about 29 n for N(0, 4) logits: 3700 for 128 keys) is far outside, so, as above, the row
-//   mean is used and deflated by 2^3 (documented mean range [1/32, 2000]; below 1/4 the deflation
-//   costs precision). Rounds: 1 + 28 + 1 = 30. Bytes each way: W (2 N + R + 48 R); dealer
-//   W (2 N + 28 R): 19.1 B per element for 12 x 128 x 128. Error as Quad2Softmax's (max 1.3 LSB).
-//
-// CrypTenSoftmax = BasicCrypTenSoftmax<CrypTenCompare> (CrypTen, section 7):
-//   m = max_j x_j (comparison tree, compare.hpp), e_i = exp(x_i - m) mask_i with CrypTen's exp
-//   (1 + x/256)^256, then e_i (1 / sum_j e_j) with CrypTen's Newton reciprocal (sum in [1, n]).
-//   With a mask, masked logits are replaced by -64 before the max (a public, local operation), so
-//   the max is the unmasked entries' max and every exp argument stays in [-128, 0].
-//   Documented range: unmasked logits in [-64, 64]; n <= 250 entries per row (Newton's range).
-//   Rounds: Compare::max_rounds(n) + 8 (exp) + 28 (reciprocal) + 1 = 100 for n = 128 with
-//   CrypTenCompare (63 + 37; 72 with MaskedCompare<>). Bytes: the comparison tree's (n - 1
-//   comparisons and selections per row: 200 + 16 B per comparison with CrypTenCompare), 8 words per
-//   element for exp, 48 per row, N + R for the product: 289 B per element for n = 128 (104 B with
-//   MaskedCompare<>). Exact formulas: online_rounds_for, bytes_sent, dealer_bytes.
-//   Error (measured, 12 x 128 x 128, N(0, 2^2) logits): against the exact softmax max abs 9.6e-3,
-//   row-relative 1.7e-2, ||.||-relative 1.1e-2, dominated by the exp's (1 + x/256)^256 (relative
-//   error of e_i about (x_i - m)^2 / 512); against the same approximation in double max abs 9e-4
-//   (the exp base's rounding: 2^-8 relative).
-// PumaSoftmax: PUMA's softmax as specified (CrypTen's, with the max subtracted before exp) is the
-//   same computation as CrypTenSoftmax here, because CrypTen's softmax also subtracts the max:
-//   identical results and costs (a distinct type so that suites and reports can name it).
-//
-// Z2k<32> is not supported (static_assert): with Fixed<12> every product must stay below 2^30 ring
-// units, i.e. values below 64 at 24 fractional bits, which (x + 5)^2 and the reciprocal's K / S
-// exceed, and CrypTen's exp needs 16 fractional bits (exp.hpp).
-//
-// Each policy: online_rounds_for<Ring>(n) and bytes_sent<Ring>(R, n) (checked by the tests),
-// dealer_bytes<Ring>(R, n), and a double-precision twin approx(x[, mask]) of the whole
-// approximation (the same reciprocal / exp iterations in double).
+// secformer/protocols/softmax.hpp: softmax over the last axis, with an optional PUBLIC 0/1 attention
+// mask (any shape that broadcasts to x's; 1 = attend). Masked entries get probability 0; a row with
+// no unmasked entry gives all zeros.
+//   Quad2Softmax      SecFormer's 2Quad with the Goldschmidt reciprocal of the row mean (the default)
+//   MPCFormerSoftmax  2Quad with CrypTen's Newton reciprocal
+//   CrypTenSoftmax    max (comparison tree), CrypTen's exp, Newton reciprocal; PumaSoftmax: the same
+//   softmax<Policy>(x, ctx), softmax<Policy>(x, mask, ctx)
+// Each policy: online_rounds_for<Ring>(n), bytes_sent<Ring>(R, n), dealer_bytes<Ring>(R, n) (R rows
+// of n entries, trunc::Local), and approx(x[, mask]), the whole approximation in double precision.
+// Z2k<64> only. Row-mean rescaling, ranges, errors: docs/protocols.md#softmax-2quad.
 #pragma once
 
 #include <cmath>
@@ -146,6 +97,14 @@ inline xt::xarray<double> mask_full(const xt::xarray<double>& x, const xt::xarra
 // ------------------------------------------------------------------------------------------------
 // 2Quad (SecFormer, MPCFormer)
 
+/// Quad2Softmax: 2Quad, (x_i + 5)^2 mask_i / sum_j (x_j + 5)^2 mask_j, with Goldschmidt on the row mean
+/// | paper  | SecFormer 2Quad and Pi_Div; docs/protocols.md#softmax-2quad
+/// | rounds | 11
+/// | online | 18.06 B/element/party (rows of 128: 2 words per element + 33 words per row)
+/// | dealer | 17 B/element (rows of 128: 2 words per element + 16 words per row)
+/// | error  | max 1.6e-5, p99 1.4e-5 vs exact 2Quad, N(0, 4) logits (bench_protocols, 12 x 128 x 128)
+/// | range  | per row, the mean of (x + 5)^2 over the unmasked entries in [1/4, 1024] (Solo throws outside)
+/// BasicQuad2Softmax<Reciprocal, C>: any reciprocal policy and constant c; no comparison, no exp, no max.
 template <class Reciprocal = GoldschmidtReciprocal<9, 10, 12>, double C = 5.0>
 struct BasicQuad2Softmax {
   using reciprocal_policy = Reciprocal;
@@ -231,12 +190,27 @@ struct BasicQuad2Softmax {
 
 /// SecFormer's softmax: 2Quad with the Goldschmidt reciprocal of the row mean over [1/4, 1024].
 using Quad2Softmax = BasicQuad2Softmax<>;
-/// MPCFormer's softmax: 2Quad with CrypTen's Newton reciprocal (row mean deflated by 8).
+/// MPCFormerSoftmax: 2Quad with CrypTen's Newton reciprocal of the row mean, deflated by 2^3
+/// | paper  | MPCFormer (Li et al. 2023); docs/protocols.md#softmax-2quad
+/// | rounds | 30
+/// | online | 19.06 B/element/party (rows of 128: 2 words per element + 49 words per row)
+/// | dealer | 17.75 B/element (rows of 128: 2 words per element + 28 words per row)
+/// | error  | max 1.6e-5, p99 1.4e-5 vs exact 2Quad, N(0, 4) logits (bench_protocols, 12 x 128 x 128)
+/// | range  | per row, the mean of (x + 5)^2 in [1/32, 2000] (NewtonReciprocal's range, deflated)
 using MPCFormerSoftmax = BasicQuad2Softmax<NewtonReciprocal<10, 3>>;
 
 // ------------------------------------------------------------------------------------------------
 // CrypTen / PUMA
 
+/// CrypTenSoftmax: exp(x_i - max x) / sum_j exp(x_j - max x) as CrypTen: max tree, exp, Newton
+/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#softmax-2quad
+/// | rounds | 100
+/// | online | 289.4 B/element/party (rows of 128)
+/// | dealer | 383.3 B/element (rows of 128)
+/// | error  | max 9.6e-3 vs the exact softmax, N(0, 4) logits (bench_protocols, 12 x 128 x 128), mostly exp's
+/// | range  | unmasked logits in [-64, 64]; n <= 250 entries per row (Newton's range); Solo throws outside
+/// Rounds and bytes depend on n: online_rounds_for<Ring>(n) = Compare::max_rounds(n) + 8 + 28 + 1
+/// (online_rounds: n = 128). With MaskedCompare<> instead: 72 rounds, 104 B per element.
 template <class Compare = CrypTenCompare, class Reciprocal = NewtonReciprocal<10, 0>, class Exp = CrypTenExp>
 struct BasicCrypTenSoftmax {
   using compare_policy = Compare;
@@ -356,7 +330,14 @@ struct BasicCrypTenSoftmax {
 
 /// CrypTen's softmax: comparison-tree max (CrypTen's comparison), exp, Newton reciprocal.
 using CrypTenSoftmax = BasicCrypTenSoftmax<>;
-/// PUMA's softmax as specified: identical to CrypTen's here (see the header comment).
+/// PumaSoftmax: PUMA's softmax as specified (CrypTen's, max subtracted before exp): CrypTenSoftmax
+/// | paper  | PUMA (Dong et al. 2023); docs/protocols.md#baselines-crypten-puma-mpcformer
+/// | rounds | 100
+/// | online | 289.4 B/element/party (rows of 128)
+/// | dealer | 383.3 B/element (rows of 128)
+/// | error  | as CrypTenSoftmax's: the same computation
+/// | range  | as CrypTenSoftmax's
+/// A distinct type so that suites and reports can name it; identical results and costs.
 struct PumaSoftmax : BasicCrypTenSoftmax<> {};
 
 // ------------------------------------------------------------------------------------------------

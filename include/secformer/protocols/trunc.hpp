@@ -1,15 +1,10 @@
 // secformer/protocols/trunc.hpp: truncation of a Scaled<E, S> value back to E (divides by 2^(S-F)).
-//
-// trunc::Local (SecureML): party 0 shifts its share arithmetically, party 1 negates, shifts and
-//   negates back. 0 rounds, 0 bytes, no dealer material. Error: +-1 LSB; with probability about
-//   |x| 2^S / 2^l per element (x the real value) the result is off by about 2^(l-S) instead. The
-//   simulation (Solo) adds these probabilities up: Context::truncation_risk() is the expected
-//   number of such failures a two-party run of the same program would see.
-// trunc::Dealer: y = x + 2^(l-2) is in [0, 2^(l-1)) when |x| 2^S < 2^(l-2); the parties open
-//   c = y + r with r uniform over the ring (perfectly hiding), and with the dealer's shares of
-//   (r mod 2^(l-1)) >> f and msb(r) they get y >> f = (c' >> f) - (r' >> f) + 2^(l-1-f) (msb(c) xor
-//   msb(r)) exactly up to the floor's borrow. 1 round, 1 word per element each way; dealer: 2 words
-//   per element to party 1. Error: -1..0 LSB, never more, in Z2k<32> as in Z2k<64>.
+//   truncate_by<Out, Policy>(x, shift, ctx)  with trunc::Local (SecureML, 0 rounds) or trunc::Dealer
+//   truncate(x, ctx)                          a raw product back to its encoding, with E's policy
+//   div_pow2(x, k, ctx)                       x / 2^k in the same encoding
+// The simulation (Solo) adds up the local truncations' failure probabilities:
+// Context::truncation_risk() is the expected number of failures a two-party run would see.
+// Both policies, their errors and failure probabilities: docs/protocols.md#truncation-local-and-dealer.
 #pragma once
 
 #include <cmath>
@@ -37,6 +32,22 @@ double local_truncation_risk(const typename Ring::word_type* v, std::size_t n) n
 }
 }  // namespace detail
 
+/// trunc::Local: x / 2^shift by SecureML's local shift (party 0 shifts, party 1 negates around it)
+/// | paper  | SecureML (Mohassel and Zhang 2017); docs/protocols.md#truncation-local-and-dealer
+/// | rounds | 0
+/// | online | 0 B/element/party
+/// | dealer | 0 B/element
+/// | error  | +-1 LSB; with probability about |x| 2^S / 2^l per element off by about 2^(l-S)
+/// | range  | any x; the failure probability grows with |x| 2^S (S the input's fractional bits)
+///
+/// trunc::Dealer: x / 2^shift exactly up to the floor, from the dealer's shares of a uniform mask
+/// | paper  | none; docs/protocols.md#truncation-local-and-dealer
+/// | rounds | 1
+/// | online | 8 B/element/party
+/// | dealer | 16 B/element
+/// | error  | -1..0 LSB, never more (Z2k<32> as Z2k<64>)
+/// | range  | |x| 2^S < 2^(l-2) (the opened y = x + 2^(l-2) must stay in [0, 2^(l-1)))
+///
 /// Shifts by `shift` bits with the policy Policy; the encoding of the result is chosen by the caller.
 template <class Out, class Policy, class T, class Ring, class P, class C, class Ctx>
 Shared<Out, Ring, P, C> truncate_by(const Shared<T, Ring, P, C>& x, unsigned shift, Ctx& ctx) {
