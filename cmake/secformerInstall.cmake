@@ -3,7 +3,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/secformer" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
-install(TARGETS secformer secformer_net EXPORT secformerTargets)
+install(TARGETS secformer secformer_net secformer_text EXPORT secformerTargets)
 install(EXPORT secformerTargets NAMESPACE secformer:: DESTINATION "${CMAKE_INSTALL_LIBDIR}/cmake/secformer")
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/secformerConfig.cmake.in"
   "${PROJECT_BINARY_DIR}/secformerConfig.cmake"
