@@ -23,6 +23,7 @@
 #include <xtensor/xarray.hpp>
 
 #include <secformer/nn/bert.hpp>
+#include <secformer/protocols/gelu_baselines.hpp>
 #include <secformer/run.hpp>
 
 #include "support/test_data.hpp"

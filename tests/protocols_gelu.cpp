@@ -11,6 +11,7 @@
 
 #include <secformer/secformer.hpp>
 #include <secformer/protocols/gelu.hpp>
+#include <secformer/protocols/gelu_baselines.hpp>
 #include <secformer/protocols/sin.hpp>
 
 #include "support/test_data.hpp"
