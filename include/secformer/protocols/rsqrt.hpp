@@ -517,7 +517,8 @@ struct GoldschmidtRsqrt<BracketStart<Steps, MinLog2, MaxLog2>, T> {
 
   template <class E, class Ring, class P, class C, class Ctx>
   static Shared<E, Ring, P, C> eval(const Shared<E, Ring, P, C>& x, Ctx& ctx) {
-    static_assert(Ring::bits == 64, "secformer: the bracket rsqrt needs Z2k<64> (see rsqrt.hpp)");
+    static_assert(Ring::bits == 64, "secformer: the bracket rsqrt needs Z2k<64>: it works on 62-bit values, and a 32-bit ring "
+                  "holds neither its input range nor the products of that dynamic range");
     constexpr unsigned F = E::frac_bits;
     static_assert(F >= 8 && F <= detail::rsq::fy, "secformer: the bracket rsqrt needs 8..20 fractional bits");
     using W = detail::rsq::W;
