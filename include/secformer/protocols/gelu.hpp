@@ -91,6 +91,7 @@
 #include "../dealer/fourier_material.hpp"
 #include "../dealer/gelu_material.hpp"
 #include "compare.hpp"
+#include "ride_along.hpp"
 #include "exp.hpp"
 #include "mul.hpp"
 #include "sin.hpp"
@@ -147,122 +148,9 @@ struct segment_compare {
   static constexpr double band = drop > 0 ? 2.0 / static_cast<double>(std::uint64_t(1) << (F - drop)) : 0.0;
 };
 
-/// Local truncation of one share word by k bits (as truncate_by with trunc::Local).
-template <class Ring, class P>
-constexpr typename Ring::word_type local_shift(typename Ring::word_type v, unsigned k) noexcept {
-  using W = typename Ring::word_type;
-  using S = typename Ring::signed_type;
-  if constexpr (P::id == 0) return static_cast<W>(static_cast<S>(v) >> k);
-  else return static_cast<W>(-(static_cast<S>(W(0) - v) >> k));
-}
-
 template <class E>
 inline constexpr bool dealer_trunc_v = std::is_same_v<typename E::trunc_policy, trunc::Dealer>;
 
-/// In the simulation every value is whole: check the documented input range of an approximation.
-template <class T, class Ring, class P, class C>
-void check_input_range(const Shared<T, Ring, P, C>& x, double bound, const char* who) {
-  if constexpr (P::is_solo) {
-    using W = typename Ring::word_type;
-    const W* w = x.share().data();
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      if (!(std::abs(decode_one<T, Ring>(w[i])) <= bound))
-        throw range_error(std::string("secformer: ") + who + ": input element " + std::to_string(i) +
-                          " outside the documented range |x| <= " + std::to_string(bound));
-    }
-  }
-}
-
-/// A view of a context through which a protocol runs unchanged, except that `extra` words ride along
-/// with its first exchange (its first round): they are opened in that round at no extra round. In
-/// the simulation (Solo) the protocol counts its rounds with count_round: the extra bytes are added
-/// to the first one. finish() returns the peer's extra words (opening them in a round of their own
-/// if the protocol never exchanged anything, e.g. on an empty tensor).
-template <class Ctx>
-class RideAlong {
- public:
-  using party_type = typename Ctx::party_type;
-  using suite = typename Ctx::suite;
-  using ring = typename Ctx::ring;
-  using encoding = typename Ctx::encoding;
-  using word_type = typename Ctx::word_type;
-  using channel_type = typename Ctx::channel_type;
-  using dealer_type = typename Ctx::dealer_type;
-  template <class T = encoding> using shared = typename Ctx::template shared<T>;
-  static constexpr int id = Ctx::id;
-  static constexpr bool is_solo = Ctx::is_solo;
-
-  RideAlong(Ctx& inner, std::span<const word_type> extra) : inner_(&inner), extra_(extra), theirs_(extra.size()) {}
-  RideAlong(const RideAlong&) = delete;
-  RideAlong& operator=(const RideAlong&) = delete;
-
-  template <class V>
-  void exchange_words(std::span<const V> mine, std::span<V> theirs) {
-    if constexpr (std::is_same_v<V, word_type>) {
-      if (!done_) {
-        done_ = true;
-        std::vector<word_type> out(mine.begin(), mine.end()), in(mine.size() + extra_.size());
-        out.insert(out.end(), extra_.begin(), extra_.end());
-        inner_->exchange_words(std::span<const word_type>(out), std::span<word_type>(in));
-        std::copy(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(mine.size()), theirs.begin());
-        std::copy(in.begin() + static_cast<std::ptrdiff_t>(mine.size()), in.end(), theirs_.begin());
-        return;
-      }
-    }
-    inner_->exchange_words(mine, theirs);
-  }
-  void count_round(std::uint64_t bytes_sent, std::uint64_t bytes_received) {
-    if (!done_) {
-      done_ = true;
-      bytes_sent += extra_.size_bytes();
-      bytes_received += extra_.size_bytes();
-    }
-    inner_->count_round(bytes_sent, bytes_received);
-  }
-  template <shared_tensor... S>
-  std::tuple<typename S::container_type...> open_many(const S&... xs) {
-    return detail::open_through(*this, xs...);
-  }
-  template <class S>
-  auto open(const S& x) { return std::get<0>(open_many(x)); }
-  template <class Kind, class W = word_type>
-  material::Parts<W> material(const material::Params& params) { return inner_->template material<Kind, W>(params); }
-  [[nodiscard]] auto scope(std::string tag) { return inner_->scope(std::move(tag)); }
-  decltype(auto) stats() noexcept { return inner_->stats(); }
-  decltype(auto) pair_prg() noexcept { return inner_->pair_prg(); }
-  std::uint64_t new_handle() noexcept { return inner_->new_handle(); }
-
-  /// The peer's extra words.
-  const std::vector<word_type>& finish() {
-    if (!done_) {
-      done_ = true;
-      inner_->exchange_words(extra_, std::span<word_type>(theirs_));
-    }
-    return theirs_;
-  }
-
- private:
-  Ctx* inner_;
-  std::span<const word_type> extra_;
-  std::vector<word_type> theirs_;
-  bool done_ = false;
-};
-
-/// The words that ride along with a comparison's first round in both GeLU structures: this party's
-/// share of X = x - a (the Beaver mask a of x), kept in X; take() adds the peer's, leaving X open.
-template <class W>
-struct MaskedInputOpening {
-  const W *xw, *a;
-  W* X;
-  std::size_t N;
-  std::size_t size() const noexcept { return N; }
-  void fill(W* dst) const noexcept {
-    for (std::size_t e = 0; e < N; ++e) dst[e] = X[e] = static_cast<W>(xw[e] - a[e]);
-  }
-  void take(const W* theirs) const noexcept {
-    for (std::size_t e = 0; e < N; ++e) X[e] = static_cast<W>(X[e] + theirs[e]);
-  }
-};
 }  // namespace detail
 
 // =====================================================================================================
@@ -470,7 +358,7 @@ struct SecFormerGelu {
     constexpr bool p0 = (P::id == 0);
     constexpr W ione = p0 ? W(1) : W(0);
     auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, F>, "SecFormerGelu");
+    detail::solo_check_range(x, -input_bound<Ring, F>, input_bound<Ring, F>, "SecFormerGelu");
     const std::size_t N = x.size();
     if (N == 0) return Shared<T, Ring, P, C>(C(x.shape()));
 
@@ -479,12 +367,9 @@ struct SecFormerGelu {
     params.value(pl.L).value(Ring::bits).shape({N}).value(F).value(c).value(terms);
     for (std::size_t k = 1; k <= terms; ++k) params.value(k);
     auto mat = ctx.template material<material::GeluMaterial, W>(params);
-    constexpr std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;
-    // Parts: R = {r, K, a, b}, D = {L0, [TF], FX, AR, G, Q}.
-    const W *a = mat[2].data(), *b = mat[3].data(), *AR = mat[6 + has_tf].data(), *G = mat[7 + has_tf].data(),
-            *Q = mat[8 + has_tf].data();
-    const typename Cmp::template Parts<W> cm{mat[0].data(), mat[0].size(), mat[4].data(), has_tf ? mat[5].data() : nullptr,
-                                             mat[5 + has_tf].data(), AR};
+    const material::GeluMaterial::View<W> mv(mat, pl);
+    const W *a = mv.a(), *b = mv.b(), *AR = mv.compare().AR(), *G = mv.G();
+    const auto cm = Cmp::template Parts<W>::of(mv.compare());
     const W* xw = x.share().data();
 
     // Rides along with the comparison: X = x - a in its first round, then (with f computed from X)
@@ -492,7 +377,7 @@ struct SecFormerGelu {
     auto bufs = detail::cmpx::uninit<W>(2 * N);
     double risk = 0;  // the simulation's forecast of failed local truncations (trunc.hpp)
     if constexpr (P::is_solo) risk += segment_inputs_risk<T, Ring>(xw, N);
-    struct Extra : detail::MaskedInputOpening<W> {
+    struct FusedRide : detail::MaskedInputOpening<W> {  // a ride-along with a final part (ride_along.hpp)
       static constexpr bool public_bits() noexcept { return true; }
       const W *b, *G, c;
       W* Fp;
@@ -524,8 +409,9 @@ struct SecFormerGelu {
     const W* X = extra.X;
     const W* Fp = extra.Fp;
     const W* pb = pub.get();
-    // Q's planes: a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b
-    const W *q0 = Q, *q1 = Q + N, *q2 = Q + 2 * N, *q3 = Q + 3 * N, *q4 = Q + 4 * N, *q5 = Q + 5 * N, *q6 = Q + 6 * N;
+    using GM = material::GeluMaterial;
+    const W *q0 = mv.Q(GM::q_ab, N), *q1 = mv.Q(GM::q_s0a, N), *q2 = mv.Q(GM::q_s0b, N), *q3 = mv.Q(GM::q_s0ab, N),
+            *q4 = mv.Q(GM::q_s1a, N), *q5 = mv.Q(GM::q_s1b, N), *q6 = mv.Q(GM::q_s1ab, N);
     for (std::size_t e = 0; e < N; ++e) {
       const W Xe = X[e], Fe = Fp[e], XF = static_cast<W>(Xe * Fe);
       const W xf = static_cast<W>(ione * XF + Xe * b[e] + Fe * a[e] + q0[e]);  // x f, scale 2F
@@ -543,73 +429,105 @@ struct SecFormerGelu {
     return Shared<T, Ring, P, C>(std::move(out));
   }
 
+  /// The separate structure: (1) the comparisons with X = x - a riding along, (2) Pi_Sin locally,
+  /// (3) one round for f - b, c1 - m1, d - md and the result (separate_finish).
   template <class T, class Ring, class P, class C, class Ctx>
   static Shared<T, Ring, P, C> eval_separate(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     using W = typename Ring::word_type;
     using Scaled2 = Shared<product_t<T>, Ring, P, C>;
+    using Ix = material::FourierGeluMask::Index;
     constexpr unsigned F = T::frac_bits;
     // Local truncation (the default) is fused into the loops that produce f and the result.
     constexpr bool local_trunc = std::is_same_v<typename T::trunc_policy, trunc::Local>;
-    constexpr auto shift = detail::local_shift<Ring, P>;
-    constexpr std::size_t n = terms, m2 = 2 * terms, row = m2 + material::FourierGeluMask::products;
-    constexpr bool p0 = (P::id == 0);
     auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, F>, "SecFormerGelu");
+    detail::solo_check_range(x, -input_bound<Ring, F>, input_bound<Ring, F>, "SecFormerGelu");
     const std::size_t N = x.size();
-    const std::vector<std::size_t> flat{N};
 
     // Dealer: a, b, m1, md, then per element the trig values of t = c a and the mask products.
     const W c = fourier_angle_scale<Ring, F>(period * detail::sqrt2);  // angle of x: 2 pi k x / (20 sqrt 2)
     material::Params params;
-    params.shape(flat).value(F).value(c).value(n);
-    for (std::size_t k = 1; k <= n; ++k) params.value(k);
+    params.shape({N}).value(F).value(c).value(terms);
+    for (std::size_t k = 1; k <= terms; ++k) params.value(k);
     auto mat = ctx.template material<material::FourierGeluMask, W>(params);
-    const W *a = mat[0].data(), *b = mat[1].data(), *m1 = mat[2].data(), *md = mat[3].data(), *D = mat[4].data();
+    const material::FourierGeluMask::View<W> mv{mat};
     const W* xw = x.share().data();
 
-    // (1) c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] in one batched comparison; x - a rides along with
-    //     its first round (delta = c (x - a) = c x - t is the masked angle of Pi_Sin).
+    // (1) c0, c1 with X = x - a riding along (delta = c (x - a) = c x - t is the masked angle of Pi_Sin).
     using Cmp = typename segment<Ring, F>::type;
-    const double tx = threshold * detail::sqrt2;
     auto exwb = detail::cmpx::uninit<W>(N);
-    W* exw = exwb.get();
-    C c0s, c1s;                   // the generic path's bits
-    std::unique_ptr<W[]> bits2;   // the MaskedCompare path's bits: c0 then c1
-    if constexpr (detail::is_masked_compare_v<Cmp>) {
-      // Fused: the comparison reads x +- T sqrt 2 directly and x - a rides along in its own buffer.
-      detail::MaskedInputOpening<W> extra{xw, a, exw, N};
-      if constexpr (P::is_solo) extra.fill(exw);  // the peer's share is zero
-      bits2 = detail::cmpx::uninit<W>(2 * N);
-      auto g2 = ctx.scope("compare");
-      Cmp::template sign_bits_with<Ring, P>(
-          segment_inputs<T, Ring, P>(xw, N),
-          2 * N, bits2.get(), ctx, extra);
-      if (N == 0) ctx.exchange_words(std::span<const W>(exw, 0), std::span<W>(exw, 0));  // as RideAlong::finish
-    } else {
-      for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(xw[e] - a[e]);
-      detail::RideAlong<Ctx> rctx(ctx, std::span<const W>(exw, N));
-      auto bits = ltz_many<Cmp>(std::vector<Shared<T, Ring, P, C>>{x + tx, x - tx}, rctx);
-      {
-        const auto& theirs = rctx.finish();
-        for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(exw[e] + theirs[e]);
-      }
-      c0s = std::move(bits[0].share());
-      c1s = std::move(bits[1].share());
-    }
-    const W* c0w = detail::is_masked_compare_v<Cmp> ? bits2.get() : c0s.data();
-    const W* c1w = detail::is_masked_compare_v<Cmp> ? bits2.get() + N : c1s.data();
+    const SeparateBits<W, C> bits = separate_compare<T>(x, mv.a(), exwb.get(), ctx);
 
     // (2) Pi_Sin, local: f = sum_j beta_j sin(k_j (delta + t)) (scale 2F, then truncated).
-    C facc(flat);
+    C facc(std::vector<std::size_t>{N});
     double risk = 0;  // the simulation's forecast of failed local truncations (trunc.hpp)
     if constexpr (P::is_solo && detail::is_masked_compare_v<Cmp>) risk += segment_inputs_risk<T, Ring>(xw, N);
-    series<Ring, P, F, local_trunc>(exw, D, row, 1, N, c, facc.data(), P::is_solo ? &risk : nullptr);
+    series<Ring, P, F, local_trunc>(exwb.get(), mv.D(), Ix::row(terms), 1, N, c, facc.data(), P::is_solo ? &risk : nullptr);
     const auto f = [&] {
       if constexpr (local_trunc) return Shared<T, Ring, P, C>(std::move(facc));
       else return truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(facc)), F, ctx);
     }();
 
-    // (3) One round: open f - b, c1 - m1, d - md; then c1 x, d x and d x f from the dealer's products.
+    // (3)
+    return separate_finish(x, f, bits, exwb.get(), mv, risk, ctx);
+  }
+
+  /// The bits c0 (elements e < N) and c1 of the separate structure, from either comparison path.
+  template <class W, class C>
+  struct SeparateBits {
+    C c0s, c1s;                  // the generic path's bits
+    std::unique_ptr<W[]> bits2;  // the MaskedCompare path's bits: c0 then c1
+    std::size_t N = 0;
+    const W* c0() const noexcept { return bits2 ? bits2.get() : c0s.data(); }
+    const W* c1() const noexcept { return bits2 ? bits2.get() + N : c1s.data(); }
+  };
+
+  /// Step (1) of the separate structure: c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] in one batched
+  /// comparison; X = x - a (the ride-along MaskedInputOpening, kept in exw) rides along with its
+  /// first round: directly for a MaskedCompare, through a RideAlongContext for other policies.
+  template <class T, class Ring, class P, class C, class Ctx>
+  static SeparateBits<typename Ring::word_type, C> separate_compare(const Shared<T, Ring, P, C>& x, const typename Ring::word_type* a,
+                                                                    typename Ring::word_type* exw, Ctx& ctx) {
+    using W = typename Ring::word_type;
+    using Cmp = typename segment<Ring, T::frac_bits>::type;
+    const std::size_t N = x.size();
+    const W* xw = x.share().data();
+    SeparateBits<W, C> out;
+    out.N = N;
+    detail::MaskedInputOpening<W> ride{xw, a, exw, N};
+    if constexpr (P::is_solo) ride.fill(exw);  // the peer's share is zero
+    if constexpr (detail::is_masked_compare_v<Cmp>) {
+      // The comparison reads x +- T sqrt 2 directly and X rides along in its own buffer.
+      out.bits2 = detail::cmpx::uninit<W>(2 * N);
+      auto g2 = ctx.scope("compare");
+      Cmp::template sign_bits_with<Ring, P>(segment_inputs<T, Ring, P>(xw, N), 2 * N, out.bits2.get(), ctx, ride);
+      if (N == 0) ctx.exchange_words(std::span<const W>(exw, 0), std::span<W>(exw, 0));  // as RideAlongContext::finish
+    } else {
+      const double tx = threshold * detail::sqrt2;
+      detail::RideAlongContext<Ctx, detail::MaskedInputOpening<W>> rctx(ctx, ride);
+      auto bits = ltz_many<Cmp>(std::vector<Shared<T, Ring, P, C>>{x + tx, x - tx}, rctx);
+      rctx.finish();
+      out.c0s = std::move(bits[0].share());
+      out.c1s = std::move(bits[1].share());
+    }
+    return out;
+  }
+
+  /// Step (3) of the separate structure: one round opens f - b, c1 - m1 and d - md; then c1 x, d x
+  /// and d x f from the dealer's products, and the result x - c1 x + 0.5 d x (1 + f).
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> separate_finish(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& f,
+                                               const SeparateBits<typename Ring::word_type, C>& bits, const typename Ring::word_type* exw,
+                                               const material::FourierGeluMask::View<typename Ring::word_type>& mv, double risk, Ctx& ctx) {
+    using W = typename Ring::word_type;
+    using Scaled2 = Shared<product_t<T>, Ring, P, C>;
+    using Ix = material::FourierGeluMask::Index;
+    constexpr unsigned F = T::frac_bits;
+    constexpr bool local_trunc = std::is_same_v<typename T::trunc_policy, trunc::Local>;
+    constexpr bool p0 = (P::id == 0);
+    constexpr std::size_t n = terms, row = Ix::row(n);
+    const std::size_t N = x.size();
+    const W *a = mv.a(), *b = mv.b(), *m1 = mv.m1(), *md = mv.md(), *D = mv.D(), *xw = x.share().data();
+    const W *c0w = bits.c0(), *c1w = bits.c1();
     auto sndE = detail::cmpx::uninit<W>(3 * N), rcvE = detail::cmpx::uninit<W>(3 * N);
     {
       const W* fw = f.share().data();
@@ -622,20 +540,21 @@ struct SecFormerGelu {
     }
     ctx.exchange_words(std::span<const W>(sndE.get(), 3 * N), std::span<W>(rcvE.get(), 3 * N));
     const W *sf_ = sndE.get(), *rf_ = rcvE.get();
-    C out(x.shape()), y(local_trunc ? std::vector<std::size_t>{0} : flat);
+    C out(x.shape()), y(local_trunc ? std::vector<std::size_t>{0} : std::vector<std::size_t>{N});
     for (std::size_t e = 0; e < N; ++e) {
-      const W* r = D + e * row + m2;  // m1 a, md a, a b, md b, md a b
+      const W* r = D + e * row;
+      const W m1a = r[Ix::m1a(n)], mda = r[Ix::mda(n)], ab = r[Ix::ab(n)], mdb = r[Ix::mdb(n)], mdab = r[Ix::mdab(n)];
       const W X = exw[e], Fv = static_cast<W>(sf_[e] + rf_[e]), B1 = static_cast<W>(sf_[N + e] + rf_[N + e]),
               Dv = static_cast<W>(sf_[2 * N + e] + rf_[2 * N + e]);
-      const W c1x = static_cast<W>((p0 ? B1 * X : W(0)) + B1 * a[e] + m1[e] * X + r[0]);
-      const W dx = static_cast<W>((p0 ? Dv * X : W(0)) + Dv * a[e] + md[e] * X + r[1]);
+      const W c1x = static_cast<W>((p0 ? B1 * X : W(0)) + B1 * a[e] + m1[e] * X + m1a);
+      const W dx = static_cast<W>((p0 ? Dv * X : W(0)) + Dv * a[e] + md[e] * X + mda);
       // (Dv + md)(X + a)(Fv + b)
-      const W dxf = static_cast<W>((p0 ? Dv * X * Fv : W(0)) + Dv * X * b[e] + Dv * Fv * a[e] + Dv * r[2] + md[e] * X * Fv + r[3] * X +
-                                   r[1] * Fv + r[4]);
+      const W dxf = static_cast<W>((p0 ? Dv * X * Fv : W(0)) + Dv * X * b[e] + Dv * Fv * a[e] + Dv * ab + md[e] * X * Fv + mdb * X +
+                                   mda * Fv + mdab);
       const W dx1f = static_cast<W>((dx << F) + dxf);  // d x (1 + f) at scale 2F
       if constexpr (local_trunc) {
         if constexpr (P::is_solo) risk += detail::local_truncation_risk<Ring>(&dx1f, 1);
-        out.data()[e] = static_cast<W>(xw[e] - c1x + shift(dx1f, F + 1));  // 0.5 d x (1 + f)
+        out.data()[e] = static_cast<W>(xw[e] - c1x + detail::local_shift<Ring, P>(dx1f, F + 1));  // 0.5 d x (1 + f)
       } else {
         out.data()[e] = static_cast<W>(xw[e] - c1x);
         y.data()[e] = dx1f;

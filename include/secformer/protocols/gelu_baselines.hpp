@@ -75,7 +75,7 @@ struct PumaGelu {
     static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
     using S = Shared<T, Ring, P, C>;
     auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "PumaGelu");
+    detail::solo_check_range(x, -input_bound<Ring, T::frac_bits>, input_bound<Ring, T::frac_bits>, "PumaGelu");
     // b0 = [x < -4], b1 = [x < -1.95], b2 = [x < 3]: one batched comparison.
     using Seg = segment<Ring, T::frac_bits>;
     auto reduce = [&](const S& v) { return truncate_by<T, trunc::Local>(v, Seg::drop, ctx); };
@@ -119,7 +119,7 @@ struct QuadGelu {
   static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
     auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "QuadGelu");
+    detail::solo_check_range(x, -input_bound<Ring, T::frac_bits>, input_bound<Ring, T::frac_bits>, "QuadGelu");
     auto sq = square_raw(x + 1.0, ctx) + 3.0;  // (x + 1)^2 + 3 at scale 2F
     return truncate_by<T, typename T::trunc_policy>(sq, T::frac_bits + 3, ctx);
   }
@@ -181,7 +181,7 @@ struct CrypTenGelu {
     using S = Shared<T, Ring, P, C>;
     using SI = Shared<Int, Ring, P, C>;
     auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "CrypTenGelu");
+    detail::solo_check_range(x, -input_bound<Ring, T::frac_bits>, input_bound<Ring, T::frac_bits>, "CrypTenGelu");
     const S x2 = square(x, ctx);
     const S x3 = mul(x2, x, ctx);
     const S z = truncate(x * (2 * k) + x3 * (2 * k * cubic), ctx);  // 2y: tanh(y) = 2 sigmoid(2y) - 1

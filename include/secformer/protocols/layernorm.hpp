@@ -276,9 +276,7 @@ struct BasicSecFormerLayerNorm {
     if constexpr (P::is_solo) {
       for (std::size_t i = 0; i < rows; ++i) {
         const double var = std::ldexp(static_cast<double>(static_cast<std::int64_t>(v.data()[i])), -static_cast<int>(2 * F)) / unit;
-        if (!(var >= range_min && var <= range_max))
-          throw range_error("secformer: SecFormerLayerNorm: row variance + eps " + std::to_string(var) +
-                            " outside the documented range [" + std::to_string(range_min) + ", " + std::to_string(range_max) + "]");
+        detail::check_range(var, range_min, range_max, "SecFormerLayerNorm (row variance + eps)");
       }
     }
     v *= W(1) << s;
