@@ -24,6 +24,7 @@
 
 #include <secformer/io/npy.hpp>
 #include <secformer/nn/bert.hpp>
+#include <secformer/protocols/gelu_baselines.hpp>
 #include <secformer/run.hpp>
 
 #include "support/test_data.hpp"

@@ -354,4 +354,9 @@ TEST_CASE("the bit-width reduction fails as documented outside its range", "[pro
                     (void)sf::less_than<Pol>(ctx.input(sf::party<0>, xt::xarray<double>{10.0, -7.0}), -7.0, ctx);
                   }),
                   sf::range_error);
+  // The message names the policy and the range in ring units (the one format of protocols/trunc.hpp).
+  CHECK_THROWS_WITH(sf::run_solo<Ring64>(64, [&](auto& ctx) {
+                      (void)sf::less_than<Pol>(ctx.input(sf::party<0>, xt::xarray<double>{10.0, -7.0}), -7.0, ctx);
+                    }),
+                    Catch::Contains("(ring units): input 1114112 outside the documented range [-1048576, 1048575]"));
 }

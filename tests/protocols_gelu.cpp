@@ -11,6 +11,7 @@
 
 #include <secformer/secformer.hpp>
 #include <secformer/protocols/gelu.hpp>
+#include <secformer/protocols/gelu_baselines.hpp>
 #include <secformer/protocols/sin.hpp>
 
 #include "support/test_data.hpp"
@@ -444,4 +445,8 @@ TEST_CASE("GeLU policies reject inputs outside their documented ranges in the si
   CHECK_NOTHROW(solo(sf::SecFormerGelu{}, -1000.0));
   CHECK_NOTHROW(solo(sf::CrypTenGelu{}, -13.5));
   CHECK_THROWS_WITH(solo(sf::SecFormerGelu{}, 1100.0), Catch::Contains("SecFormerGelu"));
+  // One message format for every protocol's range check (protocols/trunc.hpp).
+  CHECK_THROWS_WITH(solo(sf::SecFormerGelu{}, 1100.0),
+                    Catch::Contains("secformer: SecFormerGelu: input 1100 outside the documented range [-1016, 1016]"));
+  CHECK_THROWS_WITH(solo(sf::QuadGelu{}, 100.0), Catch::Contains("secformer: QuadGelu: input 100 outside the documented range [-64, 64]"));
 }

@@ -29,6 +29,7 @@
 #include "protocols/rsqrt.hpp"
 #include "protocols/sin.hpp"
 #include "protocols/gelu.hpp"
+#include "protocols/gelu_baselines.hpp"
 #include "protocols/softmax.hpp"
 #include "protocols/layernorm.hpp"
 #include "protocols/suite.hpp"

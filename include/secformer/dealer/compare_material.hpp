@@ -235,6 +235,36 @@ struct MaskedCompareMaterial {
   static constexpr std::uint32_t id = 301;
   static constexpr std::string_view name = "masked comparison";
 
+  /// The layout of the parts, defined here only: randoms r (the mask, consumed), K (the key);
+  /// derived L0 (level-0 products), TF (tree families; only when the plan has tree levels), FX (the
+  /// final round's masks), AR (arithmetic shares of the final bits). Positions in the derived list;
+  /// a client receives the randoms then the derived parts (View).
+  struct Index {
+    bool has_tf;
+    static constexpr std::size_t randoms = 2, r = 0, key = 1;
+    static constexpr Index of(const cmp::Plan& pl) noexcept { return {pl.tree_fam > 0}; }
+    constexpr std::size_t l0() const noexcept { return 0; }
+    constexpr std::size_t tf() const noexcept { return 1; }
+    constexpr std::size_t fx() const noexcept { return 1 + std::size_t(has_tf); }
+    constexpr std::size_t ar() const noexcept { return 2 + std::size_t(has_tf); }
+    constexpr std::size_t derived() const noexcept { return 3 + std::size_t(has_tf); }
+  };
+  /// Named access to the comparison's parts inside the list a client received (randoms then
+  /// derived parts). Kinds that embed a comparison (GeluMaterial) lead both lists with its parts
+  /// and add randoms of their own: their derived parts start at `derived_at` (this kind's: randoms).
+  template <class W>
+  struct View {
+    Parts<W>& parts;
+    Index ix;
+    std::size_t derived_at = Index::randoms;
+    W* r() const noexcept { return parts[Index::r].data(); }
+    std::size_t r_words() const noexcept { return parts[Index::r].size(); }
+    const W* L0() const noexcept { return parts[derived_at + ix.l0()].data(); }
+    const W* TF() const noexcept { return ix.has_tf ? parts[derived_at + ix.tf()].data() : nullptr; }
+    const W* FX() const noexcept { return parts[derived_at + ix.fx()].data(); }
+    const W* AR() const noexcept { return parts[derived_at + ix.ar()].data(); }
+  };
+
   static Layout layout(std::span<const std::uint64_t> params) {
     Reader rd(params);
     const Shape s = rd.shape();
@@ -259,9 +289,9 @@ struct MaskedCompareMaterial {
     const std::size_t n = elements(rd.shape());
     const auto L = static_cast<unsigned>(rd.value());
     if (rd.value() != w) throw usage_error("secformer: comparison request for another word size");
-    const std::size_t has_tf = cmp::make_plan(w, L).tree_fam > 0 ? 1 : 0;
-    derive_raw<W>(n, L, r[0].data(), r[1], d[0].data(), has_tf ? d[1].data() : nullptr, d[1 + has_tf].data(),
-                  d[2 + has_tf].data());
+    const Index ix = Index::of(cmp::make_plan(w, L));
+    derive_raw<W>(n, L, r[Index::r].data(), r[Index::key], d[ix.l0()].data(), ix.has_tf ? d[ix.tf()].data() : nullptr,
+                  d[ix.fx()].data(), d[ix.ar()].data());
   }
 
   /// derive() on raw components (also used by kinds that embed a comparison: GeluMaterial).

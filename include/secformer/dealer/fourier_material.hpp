@@ -128,6 +128,29 @@ struct FourierGeluMask {
   static constexpr std::uint32_t id = 41;
   static constexpr std::string_view name = "fourier gelu mask";
   static constexpr std::size_t products = 5;  ///< m1 a, md a, a b, md b, md a b
+
+  /// The layout of the parts, defined here only: randoms a, b, m1, md (N words each), derived D:
+  /// one row per element of the 2 terms trig words (cos, sin of k_j t) then the products.
+  struct Index {
+    static constexpr std::size_t a = 0, b = 1, m1 = 2, md = 3, randoms = 4, d = 0;
+    /// Offsets inside one row of D for `terms` frequencies.
+    static constexpr std::size_t row(std::size_t terms) noexcept { return 2 * terms + products; }
+    static constexpr std::size_t m1a(std::size_t terms) noexcept { return 2 * terms; }
+    static constexpr std::size_t mda(std::size_t terms) noexcept { return 2 * terms + 1; }
+    static constexpr std::size_t ab(std::size_t terms) noexcept { return 2 * terms + 2; }
+    static constexpr std::size_t mdb(std::size_t terms) noexcept { return 2 * terms + 3; }
+    static constexpr std::size_t mdab(std::size_t terms) noexcept { return 2 * terms + 4; }
+  };
+  /// Named access to the parts a client received (randoms then derived).
+  template <class W>
+  struct View {
+    Parts<W>& parts;
+    const W* a() const noexcept { return parts[Index::a].data(); }
+    const W* b() const noexcept { return parts[Index::b].data(); }
+    const W* m1() const noexcept { return parts[Index::m1].data(); }
+    const W* md() const noexcept { return parts[Index::md].data(); }
+    const W* D() const noexcept { return parts[Index::randoms + Index::d].data(); }
+  };
   static Layout layout(std::span<const std::uint64_t> p) {
     const auto fp = fourier_detail::read(p, true);
     const std::size_t n = elements(fp.shape);
@@ -137,19 +160,19 @@ struct FourierGeluMask {
   static void derive(std::span<const std::uint64_t> p, const Parts<W>& r, Parts<W>& d, State&) {
     const auto fp = fourier_detail::read(p, true);
     if (fp.frac + 2 >= 8 * sizeof(W)) throw usage_error("secformer: Fourier mask with too many fractional bits for the ring");
-    const std::size_t n = r[0].size(), m2 = 2 * fp.freqs.size(), row = m2 + products;
+    const std::size_t n = r[Index::a].size(), k = fp.freqs.size(), row = Index::row(k);
     const W c = static_cast<W>(fp.scale);
-    const W *a = r[0].data(), *b = r[1].data(), *m1 = r[2].data(), *md = r[3].data();
-    W* out = d[0].data();
+    const W *a = r[Index::a].data(), *b = r[Index::b].data(), *m1 = r[Index::m1].data(), *md = r[Index::md].data();
+    W* out = d[Index::d].data();
     for (std::size_t e = 0; e < n; ++e) {
       W* o = out + e * row;
       fourier_detail::trig_of<W>(static_cast<W>(c * a[e]), fp.freqs, fp.frac, o);
       const W mda = static_cast<W>(md[e] * a[e]);
-      o[m2] = static_cast<W>(m1[e] * a[e]);
-      o[m2 + 1] = mda;
-      o[m2 + 2] = static_cast<W>(a[e] * b[e]);
-      o[m2 + 3] = static_cast<W>(md[e] * b[e]);
-      o[m2 + 4] = static_cast<W>(mda * b[e]);
+      o[Index::m1a(k)] = static_cast<W>(m1[e] * a[e]);
+      o[Index::mda(k)] = mda;
+      o[Index::ab(k)] = static_cast<W>(a[e] * b[e]);
+      o[Index::mdb(k)] = static_cast<W>(md[e] * b[e]);
+      o[Index::mdab(k)] = static_cast<W>(mda * b[e]);
     }
   }
 };

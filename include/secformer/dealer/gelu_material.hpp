@@ -53,6 +53,34 @@ struct GeluMaterial {
   }
   static std::vector<std::uint64_t> compare_params(const Read& q) { return {1, 2 * q.N, q.L, q.w}; }
 
+  /// The layout of the parts, defined here only: the embedded comparison's (MaskedCompareMaterial::
+  /// Index, its 2N elements first), then randoms a (the mask of x), b (of the series f) and derived
+  /// G (the sin and cos of k t, 2 terms planes of N words) and Q (the products planes of N words).
+  struct Index {
+    MaskedCompareMaterial::Index cmp;
+    static constexpr std::size_t a = MaskedCompareMaterial::Index::randoms, b = a + 1, randoms = b + 1;
+    constexpr std::size_t g() const noexcept { return cmp.derived(); }
+    constexpr std::size_t q() const noexcept { return cmp.derived() + 1; }
+  };
+  /// Q's planes, in order: a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b (s0, s1 the comparisons'
+  /// final dealer bits, AR).
+  enum QPlane : std::size_t { q_ab, q_s0a, q_s0b, q_s0ab, q_s1a, q_s1b, q_s1ab };
+  /// Named access to the parts a client received (randoms then derived).
+  template <class W>
+  struct View {
+    Parts<W>& parts;
+    Index ix;
+    View(Parts<W>& p, const cmp::Plan& pl) : parts(p), ix{MaskedCompareMaterial::Index::of(pl)} {}
+    /// The embedded comparison's parts (the randoms r, K lead both lists).
+    MaskedCompareMaterial::View<W> compare() const noexcept { return {parts, ix.cmp, Index::randoms}; }
+    const W* a() const noexcept { return parts[Index::a].data(); }
+    const W* b() const noexcept { return parts[Index::b].data(); }
+    const W* G() const noexcept { return parts[Index::randoms + ix.g()].data(); }
+    const W* Q() const noexcept { return parts[Index::randoms + ix.q()].data(); }
+    /// One plane of Q (N words).
+    const W* Q(QPlane k, std::size_t N) const noexcept { return Q() + k * N; }
+  };
+
   static Layout layout(std::span<const std::uint64_t> p) {
     const Read q = read(p);
     Layout l = MaskedCompareMaterial::layout(compare_params(q));
@@ -70,27 +98,29 @@ struct GeluMaterial {
     const Read q = read(p);
     if (q.w != 8 * sizeof(W)) throw usage_error("secformer: gelu request for another word size");
     if (q.fp.frac + 2 >= 8 * sizeof(W)) throw usage_error("secformer: Fourier mask with too many fractional bits for the ring");
-    const std::size_t has_tf = q.plan.tree_fam > 0 ? 1 : 0, N = q.N;
-    W* AR = d[2 + has_tf].data();
-    MaskedCompareMaterial::derive_raw<W>(2 * N, q.L, r[0].data(), r[1], d[0].data(), has_tf ? d[1].data() : nullptr,
-                                         d[1 + has_tf].data(), AR);
+    const Index ix{MaskedCompareMaterial::Index::of(q.plan)};
+    const std::size_t N = q.N;
+    using CI = MaskedCompareMaterial::Index;
+    W* AR = d[ix.cmp.ar()].data();
+    MaskedCompareMaterial::derive_raw<W>(2 * N, q.L, r[CI::r].data(), r[CI::key], d[ix.cmp.l0()].data(),
+                                         ix.cmp.has_tf ? d[ix.cmp.tf()].data() : nullptr, d[ix.cmp.fx()].data(), AR);
     const std::size_t m2 = 2 * q.fp.freqs.size();
     const W c = static_cast<W>(q.fp.scale);
-    const W *a = r[2].data(), *b = r[3].data();
-    W* G = d[3 + has_tf].data();
-    W* Q = d[4 + has_tf].data();
+    const W *a = r[Index::a].data(), *b = r[Index::b].data();
+    W* G = d[ix.g()].data();
+    W* Q = d[ix.q()].data();
     std::vector<W> trig(m2);
     for (std::size_t e = 0; e < N; ++e) {
       fourier_detail::trig_of<W>(static_cast<W>(c * a[e]), q.fp.freqs, q.fp.frac, trig.data());
       for (std::size_t j = 0; j < m2; ++j) G[j * N + e] = trig[j];
       const W ab = static_cast<W>(a[e] * b[e]), s0 = AR[e], s1 = AR[N + e];
-      Q[e] = ab;
-      Q[N + e] = static_cast<W>(s0 * a[e]);
-      Q[2 * N + e] = static_cast<W>(s0 * b[e]);
-      Q[3 * N + e] = static_cast<W>(s0 * ab);
-      Q[4 * N + e] = static_cast<W>(s1 * a[e]);
-      Q[5 * N + e] = static_cast<W>(s1 * b[e]);
-      Q[6 * N + e] = static_cast<W>(s1 * ab);
+      Q[q_ab * N + e] = ab;
+      Q[q_s0a * N + e] = static_cast<W>(s0 * a[e]);
+      Q[q_s0b * N + e] = static_cast<W>(s0 * b[e]);
+      Q[q_s0ab * N + e] = static_cast<W>(s0 * ab);
+      Q[q_s1a * N + e] = static_cast<W>(s1 * a[e]);
+      Q[q_s1b * N + e] = static_cast<W>(s1 * b[e]);
+      Q[q_s1ab * N + e] = static_cast<W>(s1 * ab);
     }
   }
 };

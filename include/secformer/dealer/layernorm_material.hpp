@@ -93,6 +93,29 @@ struct RsqrtBracketMaterial {
   static constexpr std::uint32_t id = 600;
   static constexpr std::string_view name = "rsqrt bracket";
 
+  /// The layout of the parts, defined here only: randoms r (the mask of V), s (the mask of X), the
+  /// xor-shared source of the packed mask bits; derived rho (this party's share of those bits), the
+  /// chunk tables, the products of mask bits and those products times s, and with a truncation
+  /// (f > 0) the high part and the top bit of r. Positions in the randoms and derived lists.
+  struct Index {
+    static constexpr std::size_t r = 0, s = 1, rho_source = 2, randoms = 3;
+    static constexpr std::size_t rho = 0, tables = 1, products = 2, products_s = 3, r_high = 4, r_msb = 5;
+  };
+  /// Named access to the parts a client received (randoms then derived).
+  template <class W>
+  struct View {
+    Parts<W>& parts;
+    const W* at(std::size_t derived) const noexcept { return parts[Index::randoms + derived].data(); }
+    const W* r() const noexcept { return parts[Index::r].data(); }
+    const W* s() const noexcept { return parts[Index::s].data(); }
+    const W* rho() const noexcept { return at(Index::rho); }
+    const W* tables() const noexcept { return at(Index::tables); }
+    const W* products() const noexcept { return at(Index::products); }
+    const W* products_s() const noexcept { return at(Index::products_s); }
+    const W* r_high() const noexcept { return at(Index::r_high); }
+    const W* r_msb() const noexcept { return at(Index::r_msb); }
+  };
+
   static Layout layout(std::span<const std::uint64_t> p) {
     Reader rd(p);
     const Shape s = rd.shape();
@@ -122,14 +145,14 @@ struct RsqrtBracketMaterial {
       const std::size_t m = elements(rd.shape());
       const std::size_t L = static_cast<std::size_t>(rd.value());
       const auto f = static_cast<unsigned>(rd.value());
-      const W* rv = r[0].data();
-      const W* sv = r[1].data();
-      const W* rho = r[2].data();
-      std::copy(r[2].begin(), r[2].end(), d[0].begin());
-      W* tab = d[1].data();
-      W* prod = d[2].data();
-      W* prod_s = d[3].data();
-      for (std::size_t i = 0; i < d[1].size(); ++i) tab[i] = 0;
+      const W* rv = r[Index::r].data();
+      const W* sv = r[Index::s].data();
+      const W* rho = r[Index::rho_source].data();
+      std::copy(r[Index::rho_source].begin(), r[Index::rho_source].end(), d[Index::rho].begin());
+      W* tab = d[Index::tables].data();
+      W* prod = d[Index::products].data();
+      W* prod_s = d[Index::products_s].data();
+      for (std::size_t i = 0; i < d[Index::tables].size(); ++i) tab[i] = 0;
       for (std::size_t e = 0; e < m; ++e) {
         for (unsigned c = 0; c < bracket::chunks; ++c) {
           const unsigned u = bracket::chunk(rv[e], c);
@@ -152,8 +175,8 @@ struct RsqrtBracketMaterial {
       if (f > 0) {
         const W low = (W(1) << 63) - 1;
         for (std::size_t e = 0; e < m; ++e) {
-          d[4].data()[e] = (rv[e] & low) >> f;
-          d[5].data()[e] = rv[e] >> 63;
+          d[Index::r_high].data()[e] = (rv[e] & low) >> f;
+          d[Index::r_msb].data()[e] = rv[e] >> 63;
         }
       }
     }

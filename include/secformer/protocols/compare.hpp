@@ -28,6 +28,7 @@
 #include "../dealer/compare_material.hpp"
 #include "mul.hpp"
 #include "policy.hpp"
+#include "ride_along.hpp"
 
 namespace secformer {
 
@@ -40,32 +41,6 @@ inline constexpr unsigned ceil_log2(std::size_t k) {
   unsigned r = 0;
   while ((std::size_t(1) << r) < k) ++r;
   return r;
-}
-/// No words riding along with a comparison's first exchange.
-template <class W>
-struct NoExtra {
-  std::size_t size() const noexcept { return 0; }
-  void fill(W*) const noexcept {}
-  void take(const W*) const noexcept {}
-};
-/// Optional parts of an Extra: words riding along with the final exchange (final_size, final_fill,
-/// final_take), and public_bits() returning true: the comparison yields the public bits [x < 0] xor s, with s
-/// the dealer's bit whose arithmetic share is the material's AR (plans with one final child only).
-template <class E, class W>
-concept FinalExtra = requires(E& e, W* d, const W* t) {
-  { e.final_size() } -> std::convertible_to<std::size_t>;
-  e.final_fill(d);
-  e.final_take(t);
-};
-template <class E>
-constexpr bool public_bits_v() {
-  if constexpr (requires { E::public_bits(); }) return E::public_bits();
-  else return false;
-}
-template <class W, class E>
-std::size_t final_extra_size(const E& e) {
-  if constexpr (FinalExtra<E, W>) return e.final_size();
-  else return 0;
 }
 /// An uninitialised buffer (no zero fill of words about to be overwritten).
 template <class W>
@@ -115,12 +90,12 @@ struct MaskedCompare {
   /// Writes arithmetic shares of [x_e < 0] for n flat elements to out.
   template <class Ring, class P, class Ctx>
   static void sign_bits(const typename Ring::word_type* x, std::size_t n, typename Ring::word_type* out, Ctx& ctx) {
-    detail::cmpx::NoExtra<typename Ring::word_type> none;
+    detail::NoRideAlong<typename Ring::word_type> none;
     sign_bits_with<Ring, P>([x](std::size_t e) { return x[e]; }, n, out, ctx, none);
   }
-  /// The same for the elements getx(e), e < n; extra.size() more words (extra.fill(dst) writes this
-  /// party's) ride along with the first exchange, and extra.take(theirs) receives the peer's (two-party
-  /// runs only; in Solo their bytes are counted with the first round).
+  /// The same for the elements getx(e), e < n; the words of the ride-along extra (ride_along.hpp:
+  /// extra.fill(dst) writes this party's) ride along with the first exchange, and extra.take(theirs)
+  /// receives the peer's (two-party runs only; in Solo their bytes are counted with the first round).
   template <class Ring, class P, class Ctx, class GetX, class Extra>
   static void sign_bits_with(GetX&& getx, std::size_t n, typename Ring::word_type* out, Ctx& ctx, Extra& extra);
 
@@ -131,11 +106,51 @@ struct MaskedCompare {
     W* r;
     std::size_t r_words;
     const W *L0, *TF, *FX, *AR;
+    /// From a kind's named view of the comparison's parts (MaskedCompareMaterial::View).
+    static Parts of(const material::MaskedCompareMaterial::View<W>& v) noexcept {
+      return {v.r(), v.r_words(), v.L0(), v.TF(), v.FX(), v.AR()};
+    }
   };
   /// The protocol on given material (both modes: in Solo only AR is read, for public bits).
   template <class Ring, class P, class Ctx, class GetX, class Extra>
   static void sign_bits_on(const Parts<typename Ring::word_type>& m, GetX&& getx, std::size_t n, typename Ring::word_type* out,
                            Ctx& ctx, Extra& extra);
+
+  // The steps of sign_bits_on (two-party unless named solo). A block's tree nodes: node_slots
+  // generate planes G then as many propagate planes P per block.
+  static constexpr unsigned node_slots = 16;
+  /// The simulation: the range check, the bits in the clear, and the rounds' counted bytes.
+  template <class Ring, class P, class Ctx, class GetX, class Extra>
+  static void solo_sign_bits(const Parts<typename Ring::word_type>& m, GetX& getx, std::size_t n, typename Ring::word_type* out,
+                             Ctx& ctx, Extra& extra);
+  /// Round 1: opens c = x + r mod 2^(L+1) bit-sliced (extra's words ride along); returns c's planes
+  /// (np per block, then room for the extra words), in m.r or in cbuf; rbuf receives the peer's.
+  template <class Ring, class P, class Ctx, class GetX, class Extra>
+  static typename Ring::word_type* open_masked(const Parts<typename Ring::word_type>& m, GetX& getx, std::size_t n, Ctx& ctx,
+                                               Extra& extra, std::unique_ptr<typename Ring::word_type[]>& cbuf,
+                                               std::unique_ptr<typename Ring::word_type[]>& rbuf);
+  /// Level 0 (local): (G, P) of each 4-bit group of c's planes from the dealer's products of r bits.
+  template <class Ring, class P>
+  static void level0(const typename Ring::word_type* cpl, const typename Ring::word_type* L0, std::size_t nb,
+                     typename Ring::word_type* nodeG, typename Ring::word_type* nodeP);
+  /// Tree level li: one round opening the masked node variables, then the combined nodes.
+  template <class Ring, class P, class Ctx>
+  static void tree_level(unsigned li, const typename Ring::word_type* TF, std::size_t nb, typename Ring::word_type* nodeG,
+                         typename Ring::word_type* nodeP, Ctx& ctx);
+  /// One combine of tree level li in block b from the opened variables (snd xor rcv): (G, P).
+  template <class Ring, class P>
+  static void combine(const material::cmp::Level& lv, const material::cmp::Combine& cb, const typename Ring::word_type* tf,
+                      const typename Ring::word_type* snd, const typename Ring::word_type* rcv, std::size_t b,
+                      typename Ring::word_type& G, typename Ring::word_type& Pv);
+  /// The final round of a plan with one final child: a B2A with the dealer bit (or public bits).
+  template <class Ring, class P, class Ctx, class Extra>
+  static void final_one(const Parts<typename Ring::word_type>& m, const typename Ring::word_type* cpl, const typename Ring::word_type* nodeG,
+                        std::size_t n, typename Ring::word_type* out, Ctx& ctx, Extra& extra);
+  /// The final round of a plan with two final children: 3 masked bits and the arithmetic table.
+  template <class Ring, class P, class Ctx>
+  static void final_three(const Parts<typename Ring::word_type>& m, const typename Ring::word_type* cpl,
+                          const typename Ring::word_type* nodeG, const typename Ring::word_type* nodeP, std::size_t n,
+                          typename Ring::word_type* out, Ctx& ctx);
 };
 
 /// CrypTenCompare: [x < 0] as CrypTen: A2B, a Kogge-Stone adder on xor shares, 1-bit B2A
@@ -181,6 +196,7 @@ template <unsigned Bits>
 template <class Ring, class P, class Ctx, class GetX, class Extra>
 void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ring::word_type* out, Ctx& ctx, Extra& extra) {
   using W = typename Ring::word_type;
+  static_assert(detail::ride_along<Extra, W>, "secformer: the comparison's extra words must be a ride-along (ride_along.hpp)");
   namespace mc = material::cmp;
   constexpr unsigned w = Ring::bits;
   static_assert(Bits < w, "secformer: MaskedCompare<Bits> needs Bits < ring bits");
@@ -204,10 +220,8 @@ void MaskedCompare<Bits>::sign_bits_with(GetX&& getx, std::size_t n, typename Ri
   } else {
     auto m = ctx.template material<material::MaskedCompareMaterial, W>(
         material::Params{}.shape({n}).value(pl.L).value(w));
-    constexpr std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;  // no TF component without tree levels
-    sign_bits_on<Ring, P>(Parts<W>{m[0].data(), m[0].size(), m[2].data(), has_tf ? m[3].data() : nullptr, m[3 + has_tf].data(),
-                                   m[4 + has_tf].data()},
-                          getx, n, out, ctx, extra);
+    const material::MaskedCompareMaterial::View<W> v{m, material::MaskedCompareMaterial::Index::of(pl)};
+    sign_bits_on<Ring, P>(Parts<W>::of(v), getx, n, out, ctx, extra);
   }
 }
 
@@ -216,255 +230,323 @@ template <class Ring, class P, class Ctx, class GetX, class Extra>
 void MaskedCompare<Bits>::sign_bits_on(const Parts<typename Ring::word_type>& m, GetX&& getx, std::size_t n,
                                        typename Ring::word_type* out, Ctx& ctx, Extra& extra) {
   using W = typename Ring::word_type;
-  namespace mc = material::cmp;
   constexpr unsigned w = Ring::bits;
-  constexpr mc::Plan pl = plan<Ring>;
-  constexpr unsigned L = pl.L;
-  constexpr unsigned np = L + 1;
-  constexpr W keep = detail::cmpx::low_bits<W>(np);
+  constexpr material::cmp::Plan pl = plan<Ring>;
   static_assert(Bits < w, "secformer: MaskedCompare<Bits> needs Bits < ring bits");
-  constexpr bool pub_bits = detail::cmpx::public_bits_v<Extra>();
-  static_assert(!pub_bits || pl.final_children == 1, "secformer: public comparison bits need a plan with one final child");
-  const std::size_t nb = mc::blocks(n, w);
-  const std::size_t nx = extra.size(), nf = detail::cmpx::final_extra_size<W>(extra);
+  static_assert(detail::ride_along<Extra, W>, "secformer: the comparison's extra words must be a ride-along (ride_along.hpp)");
+  static_assert(!detail::ride_along_public_bits<Extra>() || pl.final_children == 1,
+                "secformer: public comparison bits need a plan with one final child");
   if constexpr (P::is_solo) {
-    if constexpr (Bits != 0 && L + 1 < w) {  // L = w - 1 covers the whole ring: nothing to check
-      using S = typename Ring::signed_type;
-      const S lim = static_cast<S>(S(1) << L);
-      for (std::size_t e = 0; e < n; ++e) {
-        const S v = static_cast<S>(static_cast<W>(getx(e)));
-        if (v < -lim || v >= lim)
-          throw range_error("secformer: comparison input outside the range -2^" + std::to_string(L) + " <= x < 2^" +
-                            std::to_string(L) + " (ring units) of MaskedCompare<" + std::to_string(Bits) + ">");
-      }
-    }
-    for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(((static_cast<W>(getx(e)) & keep) >> L) & 1);
-    if constexpr (pub_bits)  // the whole bit s is the material's AR in the simulation
-      for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(out[e] ^ (m.AR[e] & 1));
-    ctx.count_round((nb * np + nx) * sizeof(W), (nb * np + nx) * sizeof(W));
-    for (unsigned li = 0; li < pl.nlevels; ++li) ctx.count_round(nb * pl.levels[li].nvars * sizeof(W), nb * pl.levels[li].nvars * sizeof(W));
-    ctx.count_round((nb * pl.final_vars + nf) * sizeof(W), (nb * pl.final_vars + nf) * sizeof(W));
-    if constexpr (detail::cmpx::FinalExtra<Extra, W>) {  // the peer's share is zero
-      auto mine = detail::cmpx::uninit<W>(nf);
-      std::vector<W> zeros(nf, W(0));
-      extra.final_fill(mine.get());
-      extra.final_take(zeros.data());
-    }
-    return;
+    solo_sign_bits<Ring, P>(m, getx, n, out, ctx, extra);
   } else {
-    constexpr bool p0 = P::id == 0;
-    constexpr W one = p0 ? static_cast<W>(~W(0)) : W(0);  // the public constant 1 (xor-shared)
-    const W* r = m.r;
-    const W* L0 = m.L0;
-    const W* TF = m.TF;
-    const W* FX = m.FX;
-    const W* AR = m.AR;
-
-    // Round 1: open c = x + r mod 2^(L+1), bit-packed (L + 1 planes per block): this party's planes
-    // of x + r are sent, and c's planes are the bit-sliced sum of both parties' planes.
-    const std::size_t ncp = nb * np, nsend = ncp + nx;
-    // The planes of block b overwrite the consumed words of r (b np <= b w): no fresh buffer (whose
-    // pages the system would have to fault in) when r has room for the extra words too.
-    std::unique_ptr<W[]> cbuf;
-    W* cpl = m.r;
-    if (m.r_words < nsend) {
-      cbuf = detail::cmpx::uninit<W>(nsend);  // first this party's planes, then those of c
-      cpl = cbuf.get();
-    }
-    auto rbuf = detail::cmpx::uninit<W>(nsend);
-    {
-      alignas(64) std::array<W, w> t{};
-      for (std::size_t b = 0; b < nb; ++b) {
-        const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
-        for (std::size_t e = 0; e < ne; ++e) t[e] = static_cast<W>((static_cast<W>(getx(e0 + e)) + r[e0 + e]) & keep);
-        for (std::size_t e = ne; e < w; ++e) t[e] = W(0);
-        mc::transpose_bits(t.data());
-        std::copy(t.begin(), t.begin() + np, cpl + b * np);
-      }
-    }
-    extra.fill(cpl + ncp);
-    ctx.exchange_words(std::span<const W>(cpl, nsend), std::span<W>(rbuf.get(), nsend));
-    extra.take(rbuf.get() + ncp);
-    for (std::size_t b = 0; b < nb; ++b) {
-      W* a = cpl + b * np;
-      const W* o = rbuf.get() + b * np;
-      W carry = 0;
-      for (unsigned i = 0; i < np; ++i) {
-        const W x1 = a[i], y1 = o[i], h = static_cast<W>(x1 ^ y1);
-        a[i] = static_cast<W>(h ^ carry);
-        carry = static_cast<W>((x1 & y1) | (carry & h));
-      }
-    }
-
-    // Level 0 (local): (G, P) of each 4-bit group from the dealer's products of r bits.
-    constexpr unsigned maxn = 16;
+    const std::size_t nb = material::cmp::blocks(n, w);
+    std::unique_ptr<W[]> cbuf, rbuf;
+    W* cpl = open_masked<Ring, P>(m, getx, n, ctx, extra, cbuf, rbuf);
+    // The tree nodes overwrite the peer's planes, which are no longer needed, when they fit.
+    const std::size_t nsend = nb * (pl.L + 1) + extra.size();
     std::unique_ptr<W[]> own_nodes;
-    W* nodes = rbuf.get();  // the peer's planes are no longer needed
-    if (2 * nb * maxn > nsend) {
-      own_nodes = detail::cmpx::uninit<W>(2 * nb * maxn);
+    W* nodes = rbuf.get();
+    if (2 * nb * node_slots > nsend) {
+      own_nodes = detail::cmpx::uninit<W>(2 * nb * node_slots);
       nodes = own_nodes.get();
     }
     W* nodeG = nodes;
-    W* nodeP = nodes + nb * maxn;
+    W* nodeP = nodes + nb * node_slots;
+    level0<Ring, P>(cpl, m.L0, nb, nodeG, nodeP);
+    for (unsigned li = 0; li < pl.nlevels; ++li) tree_level<Ring, P>(li, m.TF, nb, nodeG, nodeP, ctx);
+    if constexpr (pl.final_children == 1) {
+      final_one<Ring, P>(m, cpl, nodeG, n, out, ctx, extra);
+    } else {
+      static_assert(!detail::final_ride_along<Extra, W>, "secformer: final extra words need a plan with one final child");
+      final_three<Ring, P>(m, cpl, nodeG, nodeP, n, out, ctx);
+    }
+  }
+}
+
+template <unsigned Bits>
+template <class Ring, class P, class Ctx, class GetX, class Extra>
+void MaskedCompare<Bits>::solo_sign_bits(const Parts<typename Ring::word_type>& m, GetX& getx, std::size_t n,
+                                         typename Ring::word_type* out, Ctx& ctx, Extra& extra) {
+  using W = typename Ring::word_type;
+  constexpr unsigned w = Ring::bits;
+  constexpr material::cmp::Plan pl = plan<Ring>;
+  constexpr unsigned L = pl.L, np = L + 1;
+  constexpr W keep = detail::cmpx::low_bits<W>(np);
+  const std::size_t nb = material::cmp::blocks(n, w);
+  const std::size_t nx = extra.size(), nf = detail::final_ride_along_size<W>(extra);
+  if constexpr (Bits != 0 && L + 1 < w) {  // L = w - 1 covers the whole ring: nothing to check
+    using S = typename Ring::signed_type;
+    const S lim = static_cast<S>(S(1) << L);
+    for (std::size_t e = 0; e < n; ++e) {
+      const S v = static_cast<S>(static_cast<W>(getx(e)));
+      if (v < -lim || v >= lim)
+        detail::throw_outside_range("MaskedCompare<" + std::to_string(Bits) + "> (ring units)", static_cast<double>(v),
+                                    -static_cast<double>(lim), static_cast<double>(lim) - 1);
+    }
+  }
+  for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(((static_cast<W>(getx(e)) & keep) >> L) & 1);
+  if constexpr (detail::ride_along_public_bits<Extra>())  // the whole bit s is the material's AR in the simulation
+    for (std::size_t e = 0; e < n; ++e) out[e] = static_cast<W>(out[e] ^ (m.AR[e] & 1));
+  ctx.count_round((nb * np + nx) * sizeof(W), (nb * np + nx) * sizeof(W));
+  for (unsigned li = 0; li < pl.nlevels; ++li) ctx.count_round(nb * pl.levels[li].nvars * sizeof(W), nb * pl.levels[li].nvars * sizeof(W));
+  ctx.count_round((nb * pl.final_vars + nf) * sizeof(W), (nb * pl.final_vars + nf) * sizeof(W));
+  if constexpr (detail::final_ride_along<Extra, W>) {  // the peer's share is zero
+    auto mine = detail::cmpx::uninit<W>(nf);
+    std::vector<W> zeros(nf, W(0));
+    extra.final_fill(mine.get());
+    extra.final_take(zeros.data());
+  }
+}
+
+template <unsigned Bits>
+template <class Ring, class P, class Ctx, class GetX, class Extra>
+typename Ring::word_type* MaskedCompare<Bits>::open_masked(const Parts<typename Ring::word_type>& m, GetX& getx, std::size_t n,
+                                                           Ctx& ctx, Extra& extra, std::unique_ptr<typename Ring::word_type[]>& cbuf,
+                                                           std::unique_ptr<typename Ring::word_type[]>& rbuf) {
+  using W = typename Ring::word_type;
+  constexpr unsigned w = Ring::bits;
+  constexpr unsigned np = plan<Ring>.L + 1;
+  constexpr W keep = detail::cmpx::low_bits<W>(np);
+  const std::size_t nb = material::cmp::blocks(n, w), nx = extra.size();
+  const W* r = m.r;
+  // This party's planes of x + r are sent, and c's planes are the bit-sliced sum of both parties'.
+  const std::size_t ncp = nb * np, nsend = ncp + nx;
+  // The planes of block b overwrite the consumed words of r (b np <= b w): no fresh buffer (whose
+  // pages the system would have to fault in) when r has room for the extra words too.
+  W* cpl = m.r;
+  if (m.r_words < nsend) {
+    cbuf = detail::cmpx::uninit<W>(nsend);  // first this party's planes, then those of c
+    cpl = cbuf.get();
+  }
+  rbuf = detail::cmpx::uninit<W>(nsend);
+  {
+    alignas(64) std::array<W, w> t{};
     for (std::size_t b = 0; b < nb; ++b) {
-      const W* cp = cpl + b * np;
-      const W* l0 = L0 + b * pl.l0_planes;
-      for (unsigned g = 0; g < pl.groups; ++g) {
-        const unsigned gb = pl.gbits[g], f = pl.gfirst[g], full = (1u << gb) - 1;
-        const W* R = l0 + pl.gmono[g];
-        auto Rm = [&](unsigned T) -> W { return T ? R[T - 1] : one; };
-        W cb[4] = {};
-        for (unsigned i = 0; i < gb; ++i) cb[i] = static_cast<W>(~cp[f + i]);
-        W prodc[16];
-        prodc[0] = static_cast<W>(~W(0));
-        for (unsigned s = 1; s <= full; ++s) prodc[s] = prodc[s & (s - 1)] & cb[std::countr_zero(s)];
-        W Gv = 0;
-        for (unsigned j = 0; j < gb; ++j) {
-          const unsigned S = full & ~((2u << j) - 1);
-          W acc = 0;
-          for (unsigned T = S;; T = (T - 1) & S) {
-            acc ^= prodc[S & ~T] & Rm(T | (1u << j));
-            if (T == 0) break;
-          }
-          Gv ^= cb[j] & acc;
-        }
-        W Pv = 0;
-        for (unsigned T = full;; T = (T - 1) & full) {
-          Pv ^= prodc[full & ~T] & Rm(T);
+      const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
+      for (std::size_t e = 0; e < ne; ++e) t[e] = static_cast<W>((static_cast<W>(getx(e0 + e)) + r[e0 + e]) & keep);
+      for (std::size_t e = ne; e < w; ++e) t[e] = W(0);
+      material::cmp::transpose_bits(t.data());
+      std::copy(t.begin(), t.begin() + np, cpl + b * np);
+    }
+  }
+  extra.fill(cpl + ncp);
+  ctx.exchange_words(std::span<const W>(cpl, nsend), std::span<W>(rbuf.get(), nsend));
+  extra.take(rbuf.get() + ncp);
+  for (std::size_t b = 0; b < nb; ++b) {
+    W* a = cpl + b * np;
+    const W* o = rbuf.get() + b * np;
+    W carry = 0;
+    for (unsigned i = 0; i < np; ++i) {
+      const W x1 = a[i], y1 = o[i], h = static_cast<W>(x1 ^ y1);
+      a[i] = static_cast<W>(h ^ carry);
+      carry = static_cast<W>((x1 & y1) | (carry & h));
+    }
+  }
+  return cpl;
+}
+
+template <unsigned Bits>
+template <class Ring, class P>
+void MaskedCompare<Bits>::level0(const typename Ring::word_type* cpl, const typename Ring::word_type* L0, std::size_t nb,
+                                 typename Ring::word_type* nodeG, typename Ring::word_type* nodeP) {
+  using W = typename Ring::word_type;
+  constexpr material::cmp::Plan pl = plan<Ring>;
+  constexpr unsigned np = pl.L + 1;
+  constexpr W one = P::id == 0 ? static_cast<W>(~W(0)) : W(0);  // the public constant 1 (xor-shared)
+  for (std::size_t b = 0; b < nb; ++b) {
+    const W* cp = cpl + b * np;
+    const W* l0 = L0 + b * pl.l0_planes;
+    for (unsigned g = 0; g < pl.groups; ++g) {
+      const unsigned gb = pl.gbits[g], f = pl.gfirst[g], full = (1u << gb) - 1;
+      const W* R = l0 + pl.gmono[g];
+      auto Rm = [&](unsigned T) -> W { return T ? R[T - 1] : one; };
+      W cb[4] = {};
+      for (unsigned i = 0; i < gb; ++i) cb[i] = static_cast<W>(~cp[f + i]);
+      W prodc[16];
+      prodc[0] = static_cast<W>(~W(0));
+      for (unsigned s = 1; s <= full; ++s) prodc[s] = prodc[s & (s - 1)] & cb[std::countr_zero(s)];
+      W Gv = 0;
+      for (unsigned j = 0; j < gb; ++j) {
+        const unsigned S = full & ~((2u << j) - 1);
+        W acc = 0;
+        for (unsigned T = S;; T = (T - 1) & S) {
+          acc ^= prodc[S & ~T] & Rm(T | (1u << j));
           if (T == 0) break;
         }
-        nodeG[b * maxn + g] = Gv;
-        nodeP[b * maxn + g] = Pv;
+        Gv ^= cb[j] & acc;
+      }
+      W Pv = 0;
+      for (unsigned T = full;; T = (T - 1) & full) {
+        Pv ^= prodc[full & ~T] & Rm(T);
+        if (T == 0) break;
+      }
+      nodeG[b * node_slots + g] = Gv;
+      nodeP[b * node_slots + g] = Pv;
+    }
+  }
+}
+
+template <unsigned Bits>
+template <class Ring, class P, class Ctx>
+void MaskedCompare<Bits>::tree_level(unsigned li, const typename Ring::word_type* TF, std::size_t nb, typename Ring::word_type* nodeG,
+                                     typename Ring::word_type* nodeP, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  namespace mc = material::cmp;
+  constexpr mc::Plan pl = plan<Ring>;
+  constexpr unsigned maxn = node_slots;
+  const mc::Level& lv = pl.levels[li];
+  auto sndb = detail::cmpx::uninit<W>(nb * lv.nvars), rcvb = detail::cmpx::uninit<W>(nb * lv.nvars);
+  W* snd = sndb.get();
+  W* rcv = rcvb.get();
+  for (std::size_t b = 0; b < nb; ++b) {
+    const W* tf = TF + b * pl.tree_fam + lv.fam_off;
+    for (unsigned c = 0; c < lv.nout; ++c) {
+      const mc::Combine& cb = lv.comb[c];
+      const mc::Pattern& pt = mc::pattern(cb.count, cb.need_p);
+      for (unsigned vi = 0; vi < pt.nvars; ++vi) {
+        const unsigned v = pt.vars[vi], child = cb.first + v / 2;
+        const W val = (v & 1) ? nodeP[b * maxn + child] : nodeG[b * maxn + child];
+        snd[b * lv.nvars + cb.var_off + vi] = static_cast<W>(val ^ tf[cb.fam_off + pt.index[1u << v]]);
       }
     }
-
-    // Tree levels: one round each.
-    for (unsigned li = 0; li < pl.nlevels; ++li) {
-      const mc::Level& lv = pl.levels[li];
-      auto sndb = detail::cmpx::uninit<W>(nb * lv.nvars), rcvb = detail::cmpx::uninit<W>(nb * lv.nvars);
-      W* snd = sndb.get();
-      W* rcv = rcvb.get();
-      for (std::size_t b = 0; b < nb; ++b) {
-        const W* tf = TF + b * pl.tree_fam + lv.fam_off;
-        for (unsigned c = 0; c < lv.nout; ++c) {
-          const mc::Combine& cb = lv.comb[c];
-          const mc::Pattern& pt = mc::pattern(cb.count, cb.need_p);
-          for (unsigned vi = 0; vi < pt.nvars; ++vi) {
-            const unsigned v = pt.vars[vi], child = cb.first + v / 2;
-            const W val = (v & 1) ? nodeP[b * maxn + child] : nodeG[b * maxn + child];
-            snd[b * lv.nvars + cb.var_off + vi] = static_cast<W>(val ^ tf[cb.fam_off + pt.index[1u << v]]);
-          }
-        }
-      }
-      ctx.exchange_words(std::span<const W>(snd, nb * lv.nvars), std::span<W>(rcv, nb * lv.nvars));
-      for (std::size_t b = 0; b < nb; ++b) {
-        const W* tf = TF + b * pl.tree_fam + lv.fam_off;
-        W newG[maxn], newP[maxn];
-        for (unsigned c = 0; c < lv.nout; ++c) {
-          const mc::Combine& cb = lv.comb[c];
-          if (cb.count == 1) {
-            newG[c] = nodeG[b * maxn + cb.first];
-            newP[c] = nodeP[b * maxn + cb.first];
-            continue;
-          }
-          const mc::Pattern& pt = mc::pattern(cb.count, cb.need_p);
-          W d[8] = {};
-          for (unsigned vi = 0; vi < pt.nvars; ++vi) {
-            const std::size_t at = b * lv.nvars + cb.var_off + vi;
-            d[pt.vars[vi]] = static_cast<W>(snd[at] ^ rcv[at]);
-          }
-          const W* A = tf + cb.fam_off;
-          auto term = [&](unsigned M) -> W {
-            W acc = 0;
-            for (unsigned T = M;; T = (T - 1) & M) {
-              W coef = static_cast<W>(~W(0));
-              for (unsigned rest = M & ~T; rest; rest &= rest - 1) coef &= d[std::countr_zero(rest)];
-              acc ^= coef & (T ? A[pt.index[T]] : one);
-              if (T == 0) break;
-            }
-            return acc;
-          };
-          W Gv = 0;
-          for (unsigned j = 0; j < pt.nmono; ++j) Gv ^= term(pt.g_mono[j]);
-          newG[c] = Gv;
-          newP[c] = cb.need_p ? term(pt.p_mono) : W(0);
-        }
-        for (unsigned c = 0; c < lv.nout; ++c) {
-          nodeG[b * maxn + c] = newG[c];
-          nodeP[b * maxn + c] = newP[c];
-        }
+  }
+  ctx.exchange_words(std::span<const W>(snd, nb * lv.nvars), std::span<W>(rcv, nb * lv.nvars));
+  for (std::size_t b = 0; b < nb; ++b) {
+    const W* tf = TF + b * pl.tree_fam + lv.fam_off;
+    W newG[maxn], newP[maxn];
+    for (unsigned c = 0; c < lv.nout; ++c) {
+      const mc::Combine& cb = lv.comb[c];
+      if (cb.count == 1) {
+        newG[c] = nodeG[b * maxn + cb.first];
+        newP[c] = nodeP[b * maxn + cb.first];
+      } else {
+        combine<Ring, P>(lv, cb, tf, snd, rcv, b, newG[c], newP[c]);
       }
     }
+    for (unsigned c = 0; c < lv.nout; ++c) {
+      nodeG[b * maxn + c] = newG[c];
+      nodeP[b * maxn + c] = newP[c];
+    }
+  }
+}
 
-    // Final round: the arithmetic bit.
-    const W ione = p0 ? W(1) : W(0);
-    if constexpr (pl.final_children == 1) {
-      std::vector<W> snd(nb + nf), rcv(nb + nf);
-      for (std::size_t b = 0; b < nb; ++b) snd[b] = static_cast<W>(nodeG[b * maxn] ^ FX[b]);
-      if constexpr (detail::cmpx::FinalExtra<Extra, W>) extra.final_fill(snd.data() + nb);
-      ctx.exchange_words(std::span<const W>(snd), std::span<W>(rcv));
-      if constexpr (detail::cmpx::FinalExtra<Extra, W>) extra.final_take(rcv.data() + nb);
-      for (std::size_t b = 0; b < nb; ++b) {
-        const W pub = static_cast<W>(cpl[b * np + L] ^ snd[b] ^ rcv[b]);
-        const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
-        if constexpr (pub_bits) {
-          for (std::size_t i = 0; i < ne; ++i) out[e0 + i] = static_cast<W>((pub >> i) & 1);
-        } else {
-          for (std::size_t i = 0; i < ne; ++i) {
-            const W s = AR[e0 + i];
-            out[e0 + i] = ((pub >> i) & 1) ? static_cast<W>(ione - s) : s;
-          }
-        }
-      }
+template <unsigned Bits>
+template <class Ring, class P>
+void MaskedCompare<Bits>::combine(const material::cmp::Level& lv, const material::cmp::Combine& cb, const typename Ring::word_type* tf,
+                                  const typename Ring::word_type* snd, const typename Ring::word_type* rcv, std::size_t b,
+                                  typename Ring::word_type& G, typename Ring::word_type& Pv) {
+  using W = typename Ring::word_type;
+  namespace mc = material::cmp;
+  constexpr W one = P::id == 0 ? static_cast<W>(~W(0)) : W(0);  // the public constant 1 (xor-shared)
+  const mc::Pattern& pt = mc::pattern(cb.count, cb.need_p);
+  W d[8] = {};
+  for (unsigned vi = 0; vi < pt.nvars; ++vi) {
+    const std::size_t at = b * lv.nvars + cb.var_off + vi;
+    d[pt.vars[vi]] = static_cast<W>(snd[at] ^ rcv[at]);
+  }
+  const W* A = tf + cb.fam_off;
+  auto term = [&](unsigned M) -> W {
+    W acc = 0;
+    for (unsigned T = M;; T = (T - 1) & M) {
+      W coef = static_cast<W>(~W(0));
+      for (unsigned rest = M & ~T; rest; rest &= rest - 1) coef &= d[std::countr_zero(rest)];
+      acc ^= coef & (T ? A[pt.index[T]] : one);
+      if (T == 0) break;
+    }
+    return acc;
+  };
+  W Gv = 0;
+  for (unsigned j = 0; j < pt.nmono; ++j) Gv ^= term(pt.g_mono[j]);
+  G = Gv;
+  Pv = cb.need_p ? term(pt.p_mono) : W(0);
+}
+
+template <unsigned Bits>
+template <class Ring, class P, class Ctx, class Extra>
+void MaskedCompare<Bits>::final_one(const Parts<typename Ring::word_type>& m, const typename Ring::word_type* cpl,
+                                    const typename Ring::word_type* nodeG, std::size_t n, typename Ring::word_type* out, Ctx& ctx,
+                                    Extra& extra) {
+  using W = typename Ring::word_type;
+  constexpr unsigned w = Ring::bits;
+  constexpr unsigned L = plan<Ring>.L, np = L + 1;
+  const W ione = P::id == 0 ? W(1) : W(0);
+  const std::size_t nb = material::cmp::blocks(n, w), nf = detail::final_ride_along_size<W>(extra);
+  std::vector<W> snd(nb + nf), rcv(nb + nf);
+  for (std::size_t b = 0; b < nb; ++b) snd[b] = static_cast<W>(nodeG[b * node_slots] ^ m.FX[b]);
+  if constexpr (detail::final_ride_along<Extra, W>) extra.final_fill(snd.data() + nb);
+  ctx.exchange_words(std::span<const W>(snd), std::span<W>(rcv));
+  if constexpr (detail::final_ride_along<Extra, W>) extra.final_take(rcv.data() + nb);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const W pub = static_cast<W>(cpl[b * np + L] ^ snd[b] ^ rcv[b]);
+    const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
+    if constexpr (detail::ride_along_public_bits<Extra>()) {
+      for (std::size_t i = 0; i < ne; ++i) out[e0 + i] = static_cast<W>((pub >> i) & 1);
     } else {
-      static_assert(!detail::cmpx::FinalExtra<Extra, W>, "secformer: final extra words need a plan with one final child");
-      static constexpr auto final_w = [] {
-        std::array<std::array<W, 8>, 16> t{};
-        for (unsigned p = 0; p < 16; ++p)
-          for (unsigned k = 0; k < 8; ++k) t[p][k] = static_cast<W>(mc::final_table[p][k]);
-        return t;
-      }();
-      std::vector<W> snd(nb * 3), rcv(nb * 3);
-      for (std::size_t b = 0; b < nb; ++b) {
-        const W* fx = FX + b * 4;
-        const W* G = nodeG + b * maxn;
-        const W* Pn = nodeP + b * maxn;
-        snd[b * 3 + 0] = static_cast<W>(G[1] ^ fx[0] ^ fx[1]);  // Z = G1 ^ bit_L(r), masked
-        snd[b * 3 + 1] = static_cast<W>(Pn[1] ^ fx[2]);
-        snd[b * 3 + 2] = static_cast<W>(G[0] ^ fx[3]);
+      for (std::size_t i = 0; i < ne; ++i) {
+        const W s = m.AR[e0 + i];
+        out[e0 + i] = ((pub >> i) & 1) ? static_cast<W>(ione - s) : s;
       }
-      ctx.exchange_words(std::span<const W>(snd), std::span<W>(rcv));
-      for (std::size_t b = 0; b < nb; ++b) {
-        const W ch = cpl[b * np + L];
-        const W dz = static_cast<W>(snd[b * 3] ^ rcv[b * 3]);
-        const W dp = static_cast<W>(snd[b * 3 + 1] ^ rcv[b * 3 + 1]);
-        const W dg = static_cast<W>(snd[b * 3 + 2] ^ rcv[b * 3 + 2]);
-        const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
-        if (ne == w) {  // a full block: fixed trip counts, so that the loops vectorise
-          alignas(64) W v[w];
-          alignas(64) std::uint32_t pubs[w];
-          for (unsigned i = 0; i < w; ++i)
-            pubs[i] = static_cast<std::uint32_t>(((ch >> i) & 1) | (((dz >> i) & 1) << 1) | (((dp >> i) & 1) << 2) | (((dg >> i) & 1) << 3));
-          const W* a = AR + e0 * 7;
-          for (unsigned i = 0; i < w; ++i) {
-            const auto& cf = final_w[pubs[i]];
-            W acc = static_cast<W>(ione * cf[0]);
-            for (unsigned tm = 1; tm < 8; ++tm) acc = static_cast<W>(acc + cf[tm] * a[i * 7 + tm - 1]);
-            v[i] = acc;
-          }
-          std::copy(v, v + w, out + e0);
-          continue;
-        }
-        for (std::size_t i = 0; i < ne; ++i) {
-          const unsigned pub = static_cast<unsigned>(((ch >> i) & 1) | (((dz >> i) & 1) << 1) | (((dp >> i) & 1) << 2) |
-                                                     (((dg >> i) & 1) << 3));
-          const auto& cf = mc::final_table[pub];
-          const W* a = AR + (e0 + i) * 7;
-          W v = static_cast<W>(ione * static_cast<W>(cf[0]));
-          for (unsigned tm = 1; tm < 8; ++tm) v = static_cast<W>(v + static_cast<W>(cf[tm]) * a[tm - 1]);
-          out[e0 + i] = v;
-        }
+    }
+  }
+}
+
+template <unsigned Bits>
+template <class Ring, class P, class Ctx>
+void MaskedCompare<Bits>::final_three(const Parts<typename Ring::word_type>& m, const typename Ring::word_type* cpl,
+                                      const typename Ring::word_type* nodeG, const typename Ring::word_type* nodeP, std::size_t n,
+                                      typename Ring::word_type* out, Ctx& ctx) {
+  using W = typename Ring::word_type;
+  namespace mc = material::cmp;
+  constexpr unsigned w = Ring::bits;
+  constexpr unsigned L = plan<Ring>.L, np = L + 1;
+  const W ione = P::id == 0 ? W(1) : W(0);
+  const W* AR = m.AR;
+  const std::size_t nb = mc::blocks(n, w);
+  static constexpr auto final_w = [] {
+    std::array<std::array<W, 8>, 16> t{};
+    for (unsigned p = 0; p < 16; ++p)
+      for (unsigned k = 0; k < 8; ++k) t[p][k] = static_cast<W>(mc::final_table[p][k]);
+    return t;
+  }();
+  std::vector<W> snd(nb * 3), rcv(nb * 3);
+  for (std::size_t b = 0; b < nb; ++b) {
+    const W* fx = m.FX + b * 4;
+    const W* G = nodeG + b * node_slots;
+    const W* Pn = nodeP + b * node_slots;
+    snd[b * 3 + 0] = static_cast<W>(G[1] ^ fx[0] ^ fx[1]);  // Z = G1 ^ bit_L(r), masked
+    snd[b * 3 + 1] = static_cast<W>(Pn[1] ^ fx[2]);
+    snd[b * 3 + 2] = static_cast<W>(G[0] ^ fx[3]);
+  }
+  ctx.exchange_words(std::span<const W>(snd), std::span<W>(rcv));
+  for (std::size_t b = 0; b < nb; ++b) {
+    const W ch = cpl[b * np + L];
+    const W dz = static_cast<W>(snd[b * 3] ^ rcv[b * 3]);
+    const W dp = static_cast<W>(snd[b * 3 + 1] ^ rcv[b * 3 + 1]);
+    const W dg = static_cast<W>(snd[b * 3 + 2] ^ rcv[b * 3 + 2]);
+    const std::size_t e0 = b * w, ne = std::min<std::size_t>(w, n - e0);
+    if (ne == w) {  // a full block: fixed trip counts, so that the loops vectorise
+      alignas(64) W v[w];
+      alignas(64) std::uint32_t pubs[w];
+      for (unsigned i = 0; i < w; ++i)
+        pubs[i] = static_cast<std::uint32_t>(((ch >> i) & 1) | (((dz >> i) & 1) << 1) | (((dp >> i) & 1) << 2) | (((dg >> i) & 1) << 3));
+      const W* a = AR + e0 * 7;
+      for (unsigned i = 0; i < w; ++i) {
+        const auto& cf = final_w[pubs[i]];
+        W acc = static_cast<W>(ione * cf[0]);
+        for (unsigned tm = 1; tm < 8; ++tm) acc = static_cast<W>(acc + cf[tm] * a[i * 7 + tm - 1]);
+        v[i] = acc;
       }
+      std::copy(v, v + w, out + e0);
+      continue;
+    }
+    for (std::size_t i = 0; i < ne; ++i) {
+      const unsigned pub = static_cast<unsigned>(((ch >> i) & 1) | (((dz >> i) & 1) << 1) | (((dp >> i) & 1) << 2) |
+                                                 (((dg >> i) & 1) << 3));
+      const auto& cf = mc::final_table[pub];
+      const W* a = AR + (e0 + i) * 7;
+      W v = static_cast<W>(ione * static_cast<W>(cf[0]));
+      for (unsigned tm = 1; tm < 8; ++tm) v = static_cast<W>(v + static_cast<W>(cf[tm]) * a[tm - 1]);
+      out[e0 + i] = v;
     }
   }
 }

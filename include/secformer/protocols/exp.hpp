@@ -21,23 +21,6 @@
 namespace secformer {
 
 namespace detail {
-/// Simulation-only range check: in Solo the share is the whole value, so it can be checked directly.
-/// Entries where `skip` (same size, may be null) is nonzero are not checked.
-template <class S>
-void solo_check_range(const S& x, double lo, double hi, const std::string& what, const unsigned char* skip = nullptr) {
-  if constexpr (S::party_type::is_solo) {
-    using E = typename S::encoding_type;
-    using R = typename S::ring_type;
-    const auto* w = x.share().data();
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      if (skip && skip[i]) continue;
-      const double v = decode_one<E, R>(w[i]);
-      if (!(v >= lo && v <= hi))
-        throw range_error("secformer: " + what + ": input " + std::to_string(v) + " outside the documented range [" +
-                          std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    }
-  }
-}
 /// Number of local truncations that cost a round under the encoding's truncation policy.
 template <class E>
 inline constexpr int trunc_round_v = std::is_same_v<typename E::trunc_policy, trunc::Dealer> ? 1 : 0;

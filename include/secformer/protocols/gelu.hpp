@@ -1,7 +1,7 @@
 // secformer/protocols/gelu.hpp: GeLU(x) = 0.5 x (1 + erf(x / sqrt 2)) of shared fixed-point tensors.
 //   BasicSecFormerGelu<Erf, Compare, Frac>     SecFormer's Pi_GeLU: segmented erf, Pi_Sin (default)
 //   PaperErf<TMilli>, FittedErf<TMilli>        the erf series and threshold of its middle segment
-//   PumaGelu, QuadGelu, CrypTenGelu            the baselines (PUMA, MPCFormer, CrypTen)
+//   PumaGelu, QuadGelu, CrypTenGelu            the baselines (PUMA, MPCFormer, CrypTen): gelu_baselines.hpp
 //   gelu<Policy>(x, ctx)                       the policy; else the context's suite's; else SecFormerGelu
 // Every policy: online_rounds (Fixed<16>, Z2k<64>, local truncation), rounds_for<Encoding, Ring>,
 // bytes_sent<Encoding, Ring>(n) (online bytes each party sends for n elements), input_bound<Ring, F>
@@ -29,6 +29,7 @@
 #include "../dealer/fourier_material.hpp"
 #include "../dealer/gelu_material.hpp"
 #include "compare.hpp"
+#include "ride_along.hpp"
 #include "exp.hpp"
 #include "mul.hpp"
 #include "policy.hpp"
@@ -86,135 +87,9 @@ struct segment_compare {
   static constexpr double band = drop > 0 ? 2.0 / static_cast<double>(std::uint64_t(1) << (F - drop)) : 0.0;
 };
 
-/// Local truncation of one share word by k bits (as truncate_by with trunc::Local).
-template <class Ring, class P>
-constexpr typename Ring::word_type local_shift(typename Ring::word_type v, unsigned k) noexcept {
-  using W = typename Ring::word_type;
-  using S = typename Ring::signed_type;
-  if constexpr (P::id == 0) return static_cast<W>(static_cast<S>(v) >> k);
-  else return static_cast<W>(-(static_cast<S>(W(0) - v) >> k));
-}
-
 template <class E>
 inline constexpr bool dealer_trunc_v = std::is_same_v<typename E::trunc_policy, trunc::Dealer>;
 
-/// In the simulation every value is whole: check the documented input range of an approximation.
-template <class T, class Ring, class P, class C>
-void check_input_range(const Shared<T, Ring, P, C>& x, double bound, const char* who) {
-  if constexpr (P::is_solo) {
-    using W = typename Ring::word_type;
-    const W* w = x.share().data();
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      if (!(std::abs(decode_one<T, Ring>(w[i])) <= bound))
-        throw range_error(std::string("secformer: ") + who + ": input element " + std::to_string(i) +
-                          " outside the documented range |x| <= " + std::to_string(bound));
-    }
-  }
-}
-
-/// A view of a context through which a protocol runs unchanged, except that `extra` words ride along
-/// with its first exchange (its first round): they are opened in that round at no extra round. In
-/// the simulation (Solo) the protocol counts its rounds with count_round: the extra bytes are added
-/// to the first one. finish() returns the peer's extra words (opening them in a round of their own
-/// if the protocol never exchanged anything, e.g. on an empty tensor).
-template <class Ctx>
-class RideAlong {
- public:
-  using party_type = typename Ctx::party_type;
-  using suite = typename Ctx::suite;
-  using ring = typename Ctx::ring;
-  using encoding = typename Ctx::encoding;
-  using word_type = typename Ctx::word_type;
-  using channel_type = typename Ctx::channel_type;
-  using dealer_type = typename Ctx::dealer_type;
-  template <class T = encoding> using shared = typename Ctx::template shared<T>;
-  static constexpr int id = Ctx::id;
-  static constexpr bool is_solo = Ctx::is_solo;
-
-  RideAlong(Ctx& inner, std::span<const word_type> extra) : inner_(&inner), extra_(extra), theirs_(extra.size()) {}
-  RideAlong(const RideAlong&) = delete;
-  RideAlong& operator=(const RideAlong&) = delete;
-
-  template <class V>
-  void exchange_words(std::span<const V> mine, std::span<V> theirs) {
-    if constexpr (std::is_same_v<V, word_type>) {
-      if (!done_) {
-        done_ = true;
-        std::vector<word_type> out(mine.begin(), mine.end()), in(mine.size() + extra_.size());
-        out.insert(out.end(), extra_.begin(), extra_.end());
-        inner_->exchange_words(std::span<const word_type>(out), std::span<word_type>(in));
-        std::copy(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(mine.size()), theirs.begin());
-        std::copy(in.begin() + static_cast<std::ptrdiff_t>(mine.size()), in.end(), theirs_.begin());
-        return;
-      }
-    }
-    inner_->exchange_words(mine, theirs);
-  }
-  void count_round(std::uint64_t bytes_sent, std::uint64_t bytes_received) {
-    if (!done_) {
-      done_ = true;
-      bytes_sent += extra_.size_bytes();
-      bytes_received += extra_.size_bytes();
-    }
-    inner_->count_round(bytes_sent, bytes_received);
-  }
-  template <shared_tensor... S>
-  std::tuple<typename S::container_type...> open_many(const S&... xs) {
-    return detail::open_through(*this, xs...);
-  }
-  template <class S>
-  auto open(const S& x) { return std::get<0>(open_many(x)); }
-  template <class Kind, class W = word_type>
-  material::Parts<W> material(const material::Params& params) { return inner_->template material<Kind, W>(params); }
-  [[nodiscard]] auto scope(std::string tag) { return inner_->scope(std::move(tag)); }
-  decltype(auto) stats() noexcept { return inner_->stats(); }
-  decltype(auto) pair_prg() noexcept { return inner_->pair_prg(); }
-  std::uint64_t new_handle() noexcept { return inner_->new_handle(); }
-
-  /// The peer's extra words.
-  const std::vector<word_type>& finish() {
-    if (!done_) {
-      done_ = true;
-      inner_->exchange_words(extra_, std::span<word_type>(theirs_));
-    }
-    return theirs_;
-  }
-
- private:
-  Ctx* inner_;
-  std::span<const word_type> extra_;
-  std::vector<word_type> theirs_;
-  bool done_ = false;
-};
-
-/// The words that ride along with a comparison's first round in both GeLU structures: this party's
-/// share of X = x - a (the Beaver mask a of x), kept in X; take() adds the peer's, leaving X open.
-template <class W>
-struct MaskedInputOpening {
-  const W *xw, *a;
-  W* X;
-  std::size_t N;
-  std::size_t size() const noexcept { return N; }
-  void fill(W* dst) const noexcept {
-    for (std::size_t e = 0; e < N; ++e) dst[e] = X[e] = static_cast<W>(xw[e] - a[e]);
-  }
-  void take(const W* theirs) const noexcept {
-    for (std::size_t e = 0; e < N; ++e) X[e] = static_cast<W>(X[e] + theirs[e]);
-  }
-};
-
-/// Several bit-times-value products in one round: out_i = b_i x_i (x_i of any encoding, no truncation).
-template <class T, class Ring, class P, class C, class Ctx>
-std::vector<Shared<T, Ring, P, C>> bit_products(const std::vector<Shared<Int, Ring, P, C>>& bits,
-                                                const std::vector<Shared<T, Ring, P, C>>& xs, Ctx& ctx) {
-  using SI = Shared<Int, Ring, P, C>;
-  std::vector<std::pair<SI, SI>> pairs;
-  for (std::size_t i = 0; i < bits.size(); ++i) pairs.emplace_back(bits[i], xs[i].template reinterpret<Int>());
-  auto raw = mul_many_raw(pairs, ctx);
-  std::vector<Shared<T, Ring, P, C>> out;
-  for (auto& r : raw) out.push_back(std::move(r).template reinterpret<T>());
-  return out;
-}
 }  // namespace detail
 
 // =====================================================================================================
@@ -431,7 +306,7 @@ struct BasicSecFormerGelu {
     constexpr bool p0 = (P::id == 0);
     constexpr W ione = p0 ? W(1) : W(0);
     auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, F>, "SecFormerGelu");
+    detail::solo_check_range(x, -input_bound<Ring, F>, input_bound<Ring, F>, "SecFormerGelu");
     const std::size_t N = x.size();
     if (N == 0) return Shared<T, Ring, P, C>(C(x.shape()));
 
@@ -440,12 +315,9 @@ struct BasicSecFormerGelu {
     params.value(pl.L).value(Ring::bits).shape({N}).value(F).value(c).value(terms);
     for (std::size_t k = 1; k <= terms; ++k) params.value(k);
     auto mat = ctx.template material<material::GeluMaterial, W>(params);
-    constexpr std::size_t has_tf = pl.tree_fam > 0 ? 1 : 0;
-    // Parts: R = {r, K, a, b}, D = {L0, [TF], FX, AR, G, Q}.
-    const W *a = mat[2].data(), *b = mat[3].data(), *AR = mat[6 + has_tf].data(), *G = mat[7 + has_tf].data(),
-            *Q = mat[8 + has_tf].data();
-    const typename Cmp::template Parts<W> cm{mat[0].data(), mat[0].size(), mat[4].data(), has_tf ? mat[5].data() : nullptr,
-                                             mat[5 + has_tf].data(), AR};
+    const material::GeluMaterial::View<W> mv(mat, pl);
+    const W *a = mv.a(), *b = mv.b(), *AR = mv.compare().AR(), *G = mv.G();
+    const auto cm = Cmp::template Parts<W>::of(mv.compare());
     const W* xw = x.share().data();
 
     // Rides along with the comparison: X = x - a in its first round, then (with f computed from X)
@@ -453,7 +325,7 @@ struct BasicSecFormerGelu {
     auto bufs = detail::cmpx::uninit<W>(2 * N);
     double risk = 0;  // the simulation's forecast of failed local truncations (trunc.hpp)
     if constexpr (P::is_solo) risk += segment_inputs_risk<T, Ring>(xw, N);
-    struct Extra : detail::MaskedInputOpening<W> {
+    struct FusedRide : detail::MaskedInputOpening<W> {  // a ride-along with a final part (ride_along.hpp)
       static constexpr bool public_bits() noexcept { return true; }
       const W *b, *G, c;
       W* Fp;
@@ -485,8 +357,9 @@ struct BasicSecFormerGelu {
     const W* X = extra.X;
     const W* Fp = extra.Fp;
     const W* pb = pub.get();
-    // Q's planes: a b, s0 a, s0 b, s0 a b, s1 a, s1 b, s1 a b
-    const W *q0 = Q, *q1 = Q + N, *q2 = Q + 2 * N, *q3 = Q + 3 * N, *q4 = Q + 4 * N, *q5 = Q + 5 * N, *q6 = Q + 6 * N;
+    using GM = material::GeluMaterial;
+    const W *q0 = mv.Q(GM::q_ab, N), *q1 = mv.Q(GM::q_s0a, N), *q2 = mv.Q(GM::q_s0b, N), *q3 = mv.Q(GM::q_s0ab, N),
+            *q4 = mv.Q(GM::q_s1a, N), *q5 = mv.Q(GM::q_s1b, N), *q6 = mv.Q(GM::q_s1ab, N);
     for (std::size_t e = 0; e < N; ++e) {
       const W Xe = X[e], Fe = Fp[e], XF = static_cast<W>(Xe * Fe);
       const W xf = static_cast<W>(ione * XF + Xe * b[e] + Fe * a[e] + q0[e]);  // x f, scale 2F
@@ -504,73 +377,105 @@ struct BasicSecFormerGelu {
     return Shared<T, Ring, P, C>(std::move(out));
   }
 
+  /// The separate structure: (1) the comparisons with X = x - a riding along, (2) Pi_Sin locally,
+  /// (3) one round for f - b, c1 - m1, d - md and the result (separate_finish).
   template <class T, class Ring, class P, class C, class Ctx>
   static Shared<T, Ring, P, C> eval_separate(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
     using W = typename Ring::word_type;
     using Scaled2 = Shared<product_t<T>, Ring, P, C>;
+    using Ix = material::FourierGeluMask::Index;
     constexpr unsigned F = T::frac_bits;
     // Local truncation (the default) is fused into the loops that produce f and the result.
     constexpr bool local_trunc = std::is_same_v<typename T::trunc_policy, trunc::Local>;
-    constexpr auto shift = detail::local_shift<Ring, P>;
-    constexpr std::size_t n = terms, m2 = 2 * terms, row = m2 + material::FourierGeluMask::products;
-    constexpr bool p0 = (P::id == 0);
     auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, F>, "SecFormerGelu");
+    detail::solo_check_range(x, -input_bound<Ring, F>, input_bound<Ring, F>, "SecFormerGelu");
     const std::size_t N = x.size();
-    const std::vector<std::size_t> flat{N};
 
     // Dealer: a, b, m1, md, then per element the trig values of t = c a and the mask products.
     const W c = fourier_angle_scale<Ring, F>(period * detail::sqrt2);  // angle of x: 2 pi k x / (20 sqrt 2)
     material::Params params;
-    params.shape(flat).value(F).value(c).value(n);
-    for (std::size_t k = 1; k <= n; ++k) params.value(k);
+    params.shape({N}).value(F).value(c).value(terms);
+    for (std::size_t k = 1; k <= terms; ++k) params.value(k);
     auto mat = ctx.template material<material::FourierGeluMask, W>(params);
-    const W *a = mat[0].data(), *b = mat[1].data(), *m1 = mat[2].data(), *md = mat[3].data(), *D = mat[4].data();
+    const material::FourierGeluMask::View<W> mv{mat};
     const W* xw = x.share().data();
 
-    // (1) c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] in one batched comparison; x - a rides along with
-    //     its first round (delta = c (x - a) = c x - t is the masked angle of Pi_Sin).
+    // (1) c0, c1 with X = x - a riding along (delta = c (x - a) = c x - t is the masked angle of Pi_Sin).
     using Cmp = typename segment<Ring, F>::type;
-    const double tx = threshold * detail::sqrt2;
     auto exwb = detail::cmpx::uninit<W>(N);
-    W* exw = exwb.get();
-    C c0s, c1s;                   // the generic path's bits
-    std::unique_ptr<W[]> bits2;   // the MaskedCompare path's bits: c0 then c1
-    if constexpr (detail::is_masked_compare_v<Cmp>) {
-      // Fused: the comparison reads x +- T sqrt 2 directly and x - a rides along in its own buffer.
-      detail::MaskedInputOpening<W> extra{xw, a, exw, N};
-      if constexpr (P::is_solo) extra.fill(exw);  // the peer's share is zero
-      bits2 = detail::cmpx::uninit<W>(2 * N);
-      auto g2 = ctx.scope("compare");
-      Cmp::template sign_bits_with<Ring, P>(
-          segment_inputs<T, Ring, P>(xw, N),
-          2 * N, bits2.get(), ctx, extra);
-      if (N == 0) ctx.exchange_words(std::span<const W>(exw, 0), std::span<W>(exw, 0));  // as RideAlong::finish
-    } else {
-      for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(xw[e] - a[e]);
-      detail::RideAlong<Ctx> rctx(ctx, std::span<const W>(exw, N));
-      auto bits = ltz_many<Cmp>(std::vector<Shared<T, Ring, P, C>>{x + tx, x - tx}, rctx);
-      {
-        const auto& theirs = rctx.finish();
-        for (std::size_t e = 0; e < N; ++e) exw[e] = static_cast<W>(exw[e] + theirs[e]);
-      }
-      c0s = std::move(bits[0].share());
-      c1s = std::move(bits[1].share());
-    }
-    const W* c0w = detail::is_masked_compare_v<Cmp> ? bits2.get() : c0s.data();
-    const W* c1w = detail::is_masked_compare_v<Cmp> ? bits2.get() + N : c1s.data();
+    const SeparateBits<W, C> bits = separate_compare<T>(x, mv.a(), exwb.get(), ctx);
 
     // (2) Pi_Sin, local: f = sum_j beta_j sin(k_j (delta + t)) (scale 2F, then truncated).
-    C facc(flat);
+    C facc(std::vector<std::size_t>{N});
     double risk = 0;  // the simulation's forecast of failed local truncations (trunc.hpp)
     if constexpr (P::is_solo && detail::is_masked_compare_v<Cmp>) risk += segment_inputs_risk<T, Ring>(xw, N);
-    series<Ring, P, F, local_trunc>(exw, D, row, 1, N, c, facc.data(), P::is_solo ? &risk : nullptr);
+    series<Ring, P, F, local_trunc>(exwb.get(), mv.D(), Ix::row(terms), 1, N, c, facc.data(), P::is_solo ? &risk : nullptr);
     const auto f = [&] {
       if constexpr (local_trunc) return Shared<T, Ring, P, C>(std::move(facc));
       else return truncate_by<T, typename T::trunc_policy>(Scaled2(std::move(facc)), F, ctx);
     }();
 
-    // (3) One round: open f - b, c1 - m1, d - md; then c1 x, d x and d x f from the dealer's products.
+    // (3)
+    return separate_finish(x, f, bits, exwb.get(), mv, risk, ctx);
+  }
+
+  /// The bits c0 (elements e < N) and c1 of the separate structure, from either comparison path.
+  template <class W, class C>
+  struct SeparateBits {
+    C c0s, c1s;                  // the generic path's bits
+    std::unique_ptr<W[]> bits2;  // the MaskedCompare path's bits: c0 then c1
+    std::size_t N = 0;
+    const W* c0() const noexcept { return bits2 ? bits2.get() : c0s.data(); }
+    const W* c1() const noexcept { return bits2 ? bits2.get() + N : c1s.data(); }
+  };
+
+  /// Step (1) of the separate structure: c0 = [x < -T sqrt 2], c1 = [x < T sqrt 2] in one batched
+  /// comparison; X = x - a (the ride-along MaskedInputOpening, kept in exw) rides along with its
+  /// first round: directly for a MaskedCompare, through a RideAlongContext for other policies.
+  template <class T, class Ring, class P, class C, class Ctx>
+  static SeparateBits<typename Ring::word_type, C> separate_compare(const Shared<T, Ring, P, C>& x, const typename Ring::word_type* a,
+                                                                    typename Ring::word_type* exw, Ctx& ctx) {
+    using W = typename Ring::word_type;
+    using Cmp = typename segment<Ring, T::frac_bits>::type;
+    const std::size_t N = x.size();
+    const W* xw = x.share().data();
+    SeparateBits<W, C> out;
+    out.N = N;
+    detail::MaskedInputOpening<W> ride{xw, a, exw, N};
+    if constexpr (P::is_solo) ride.fill(exw);  // the peer's share is zero
+    if constexpr (detail::is_masked_compare_v<Cmp>) {
+      // The comparison reads x +- T sqrt 2 directly and X rides along in its own buffer.
+      out.bits2 = detail::cmpx::uninit<W>(2 * N);
+      auto g2 = ctx.scope("compare");
+      Cmp::template sign_bits_with<Ring, P>(segment_inputs<T, Ring, P>(xw, N), 2 * N, out.bits2.get(), ctx, ride);
+      if (N == 0) ctx.exchange_words(std::span<const W>(exw, 0), std::span<W>(exw, 0));  // as RideAlongContext::finish
+    } else {
+      const double tx = threshold * detail::sqrt2;
+      detail::RideAlongContext<Ctx, detail::MaskedInputOpening<W>> rctx(ctx, ride);
+      auto bits = ltz_many<Cmp>(std::vector<Shared<T, Ring, P, C>>{x + tx, x - tx}, rctx);
+      rctx.finish();
+      out.c0s = std::move(bits[0].share());
+      out.c1s = std::move(bits[1].share());
+    }
+    return out;
+  }
+
+  /// Step (3) of the separate structure: one round opens f - b, c1 - m1 and d - md; then c1 x, d x
+  /// and d x f from the dealer's products, and the result x - c1 x + 0.5 d x (1 + f).
+  template <class T, class Ring, class P, class C, class Ctx>
+  static Shared<T, Ring, P, C> separate_finish(const Shared<T, Ring, P, C>& x, const Shared<T, Ring, P, C>& f,
+                                               const SeparateBits<typename Ring::word_type, C>& bits, const typename Ring::word_type* exw,
+                                               const material::FourierGeluMask::View<typename Ring::word_type>& mv, double risk, Ctx& ctx) {
+    using W = typename Ring::word_type;
+    using Scaled2 = Shared<product_t<T>, Ring, P, C>;
+    using Ix = material::FourierGeluMask::Index;
+    constexpr unsigned F = T::frac_bits;
+    constexpr bool local_trunc = std::is_same_v<typename T::trunc_policy, trunc::Local>;
+    constexpr bool p0 = (P::id == 0);
+    constexpr std::size_t n = terms, row = Ix::row(n);
+    const std::size_t N = x.size();
+    const W *a = mv.a(), *b = mv.b(), *m1 = mv.m1(), *md = mv.md(), *D = mv.D(), *xw = x.share().data();
+    const W *c0w = bits.c0(), *c1w = bits.c1();
     auto sndE = detail::cmpx::uninit<W>(3 * N), rcvE = detail::cmpx::uninit<W>(3 * N);
     {
       const W* fw = f.share().data();
@@ -583,20 +488,21 @@ struct BasicSecFormerGelu {
     }
     ctx.exchange_words(std::span<const W>(sndE.get(), 3 * N), std::span<W>(rcvE.get(), 3 * N));
     const W *sf_ = sndE.get(), *rf_ = rcvE.get();
-    C out(x.shape()), y(local_trunc ? std::vector<std::size_t>{0} : flat);
+    C out(x.shape()), y(local_trunc ? std::vector<std::size_t>{0} : std::vector<std::size_t>{N});
     for (std::size_t e = 0; e < N; ++e) {
-      const W* r = D + e * row + m2;  // m1 a, md a, a b, md b, md a b
+      const W* r = D + e * row;
+      const W m1a = r[Ix::m1a(n)], mda = r[Ix::mda(n)], ab = r[Ix::ab(n)], mdb = r[Ix::mdb(n)], mdab = r[Ix::mdab(n)];
       const W X = exw[e], Fv = static_cast<W>(sf_[e] + rf_[e]), B1 = static_cast<W>(sf_[N + e] + rf_[N + e]),
               Dv = static_cast<W>(sf_[2 * N + e] + rf_[2 * N + e]);
-      const W c1x = static_cast<W>((p0 ? B1 * X : W(0)) + B1 * a[e] + m1[e] * X + r[0]);
-      const W dx = static_cast<W>((p0 ? Dv * X : W(0)) + Dv * a[e] + md[e] * X + r[1]);
+      const W c1x = static_cast<W>((p0 ? B1 * X : W(0)) + B1 * a[e] + m1[e] * X + m1a);
+      const W dx = static_cast<W>((p0 ? Dv * X : W(0)) + Dv * a[e] + md[e] * X + mda);
       // (Dv + md)(X + a)(Fv + b)
-      const W dxf = static_cast<W>((p0 ? Dv * X * Fv : W(0)) + Dv * X * b[e] + Dv * Fv * a[e] + Dv * r[2] + md[e] * X * Fv + r[3] * X +
-                                   r[1] * Fv + r[4]);
+      const W dxf = static_cast<W>((p0 ? Dv * X * Fv : W(0)) + Dv * X * b[e] + Dv * Fv * a[e] + Dv * ab + md[e] * X * Fv + mdb * X +
+                                   mda * Fv + mdab);
       const W dx1f = static_cast<W>((dx << F) + dxf);  // d x (1 + f) at scale 2F
       if constexpr (local_trunc) {
         if constexpr (P::is_solo) risk += detail::local_truncation_risk<Ring>(&dx1f, 1);
-        out.data()[e] = static_cast<W>(xw[e] - c1x + shift(dx1f, F + 1));  // 0.5 d x (1 + f)
+        out.data()[e] = static_cast<W>(xw[e] - c1x + detail::local_shift<Ring, P>(dx1f, F + 1));  // 0.5 d x (1 + f)
       } else {
         out.data()[e] = static_cast<W>(xw[e] - c1x);
         y.data()[e] = dx1f;
@@ -612,179 +518,6 @@ struct BasicSecFormerGelu {
   }
 };
 using SecFormerGelu = BasicSecFormerGelu<>;
-
-// =====================================================================================================
-/// PumaGelu: GeLU by PUMA's segments: 0, poly0 on [-4, -1.95), poly1 on [-1.95, 3), x from 3 on
-/// | paper  | PUMA (Dong et al. 2023), segments corrected; docs/protocols.md#baselines-crypten-puma-mpcformer
-/// | rounds | 7
-/// | online | 105.375 B/element/party
-/// | dealer | 111.1 B/element (bench_protocols, 128 x 3072)
-/// | error  | max 2.0e-2 (the jump at x = 3), p99 8.5e-3 vs exact GeLU on N(0, 4) (bench_protocols)
-/// | range  | |x| <= 1016 (input_bound, the comparisons' range)
-/// Three comparisons in one batch (as SecFormerGelu's, the same band), powers in three rounds, the
-/// selection in one round of three bit products.
-template <class Compare = MaskedCompare<16>, unsigned CompareFrac = 6>
-struct BasicPumaGelu {
-  using compare_policy = Compare;
-  template <class Ring, unsigned F> using segment = detail::segment_compare<Compare, Ring, F, CompareFrac>;
-  static constexpr double poly0_c[4] = {-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728};
-  static constexpr double poly1_c0 = 0.008526321541038084, poly1_c1 = 0.5, poly1_c2 = 0.3603292692789629,
-                          poly1_c4 = -0.037688200365904236, poly1_c6 = 0.0018067462606141187;
-
-  /// Online rounds: comparisons, three power rounds, the selection; dealer truncation: 8 more.
-  template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr int rounds_for = segment<Ring, E::frac_bits>::type::template online_rounds<Ring> + 4 + (detail::dealer_trunc_v<E> ? 8 : 0);
-  static constexpr int online_rounds = rounds_for<>;
-  /// Bytes each party sends for n elements: three comparisons of n, 12 words per element (x^2: 1,
-  /// x^3 and x^4: 4, x^6: 1, selection: 6), dealer truncation: 8 more.
-  template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr std::uint64_t bytes_sent(std::size_t n) {
-    constexpr std::uint64_t w = sizeof(typename Ring::word_type);
-    return segment<Ring, E::frac_bits>::type::template bytes_sent<Ring>(3 * n) + 12 * n * w + (detail::dealer_trunc_v<E> ? 8 * n * w : 0);
-  }
-  template <class Ring = Z2k<64>, unsigned F = 16>
-  static constexpr double input_bound = segment<Ring, F>::bound;
-
-  static double poly0(double x) noexcept { return ((poly0_c[3] * x + poly0_c[2]) * x + poly0_c[1]) * x + poly0_c[0]; }
-  static double poly1(double x) noexcept {
-    const double y = x * x;
-    return ((poly1_c6 * y + poly1_c4) * y + poly1_c2) * y + poly1_c1 * x + poly1_c0;
-  }
-  static double approx(double x) noexcept {
-    if (x < -4.0) return 0.0;
-    if (x < -1.95) return poly0(x);
-    if (x < 3.0) return poly1(x);
-    return x;
-  }
-
-  template <class T, class Ring, class P, class C, class Ctx>
-  static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
-    static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
-    using S = Shared<T, Ring, P, C>;
-    auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "PumaGelu");
-    // b0 = [x < -4], b1 = [x < -1.95], b2 = [x < 3]: one batched comparison.
-    using Seg = segment<Ring, T::frac_bits>;
-    auto reduce = [&](const S& v) { return truncate_by<T, trunc::Local>(v, Seg::drop, ctx); };
-    auto b = ltz_many<typename Seg::type>(std::vector<S>{reduce(x + 4.0), reduce(x + 1.95), reduce(x - 3.0)}, ctx);
-    // Powers, scaled so that every truncated intermediate stays below 16 on [-4, 4] (what matters:
-    // elsewhere the polynomials are multiplied by a zero bit, garbage included).
-    const double s4 = std::sqrt(-poly1_c4), s6 = std::sqrt(poly1_c6);
-    const S y = square(x, ctx);                                                  // x^2
-    const S w6 = truncate(x * s6, ctx);                                          // s6 x
-    const S z4 = truncate(y * s4, ctx);                                          // s4 x^2
-    auto r2 = mul_many_raw(std::vector<std::pair<S, S>>{{w6, y}, {z4, z4}}, ctx);
-    const S r3 = truncate(r2[0], ctx);                                           // s6 x^3
-    const S q4 = truncate(r2[1], ctx);                                           // -c4 x^4
-    const S q6 = square(r3, ctx);                                                // c6 x^6
-    const S p1 = q6 - q4 + truncate(y * poly1_c2 + x * poly1_c1 + poly1_c0, ctx);
-    const S p0 = truncate(r3 * (poly0_c[3] / s6) + y * poly0_c[2] + x * poly0_c[1] + poly0_c[0], ctx);
-    // x + b2 (p1 - x) + b1 (p0 - p1) - b0 p0: one round of three bit products.
-    auto pr = detail::bit_products(b, std::vector<S>{p0, p0 - p1, p1 - x}, ctx);
-    return x + pr[2] + pr[1] - pr[0];
-  }
-};
-using PumaGelu = BasicPumaGelu<>;
-
-// =====================================================================================================
-/// QuadGelu: MPCFormer's 0.125 x^2 + 0.25 x + 0.5, the replacement a model is distilled to (not GeLU)
-/// | paper  | MPCFormer (Li et al. 2023); docs/protocols.md#baselines-crypten-puma-mpcformer
-/// | rounds | 1
-/// | online | 8 B/element/party
-/// | dealer | 8 B/element (bench_protocols, 128 x 3072)
-/// | error  | max 2.7e-5 vs its own quadratic (bench_protocols); 0.5 vs GeLU at x = 0, growing as x^2 / 8
-/// | range  | |x| <= 64 (|x| <= 6 in Z2k<32> with F = 12)
-struct QuadGelu {
-  template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr int rounds_for = 1 + (detail::dealer_trunc_v<E> ? 1 : 0);
-  static constexpr int online_rounds = rounds_for<>;
-  template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr std::uint64_t bytes_sent(std::size_t n) {
-    return (detail::dealer_trunc_v<E> ? 2 : 1) * n * sizeof(typename Ring::word_type);
-  }
-  /// |x| <= 64 in Z2k<64> ((x + 1)^2 2^32 far below 2^63); |x| <= 6 in Z2k<32> with F = 12
-  /// ((x + 1)^2 2^24 < 2^30, the dealer truncation's condition).
-  template <class Ring = Z2k<64>, unsigned F = 16>
-  static constexpr double input_bound = Ring::bits >= 64 ? 64.0 : 6.0;
-
-  static double approx(double x) noexcept { return 0.125 * x * x + 0.25 * x + 0.5; }
-
-  template <class T, class Ring, class P, class C, class Ctx>
-  static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
-    static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
-    auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "QuadGelu");
-    auto sq = square_raw(x + 1.0, ctx) + 3.0;  // (x + 1)^2 + 3 at scale 2F
-    return truncate_by<T, typename T::trunc_policy>(sq, T::frac_bits + 3, ctx);
-  }
-};
-
-// =====================================================================================================
-/// CrypTenGelu: CrypTen's tanh form x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), CrypTen's sigmoid
-/// | paper  | CrypTen (Knott et al. 2021); docs/protocols.md#baselines-crypten-puma-mpcformer
-/// | rounds | 25
-/// | online | 384 B/element/party
-/// | dealer | 440 B/element (bench_protocols, 128 x 3072)
-/// | error  | max 1.6e-3, p99 1.4e-3 vs exact GeLU on N(0, 4) (bench_protocols, 128 x 3072)
-/// | range  | |x| <= 14 (exp's range [-256, 8] for -|z|); Z2k<64> only
-/// Compare = CrypTenCompare, Exp = CrypTenExp; the sigmoid's reciprocal of 1 + exp(-|z|) is Newton from
-/// the public start 0.75 in RecipIters = 3 steps (CrypTen's sigmoid), not NewtonReciprocal.
-template <class Compare = CrypTenCompare, class Exp = CrypTenExp, int RecipIters = 3>
-struct BasicCrypTenGelu {
-  static_assert(RecipIters >= 1, "secformer: CrypTenGelu needs at least one Newton iteration");
-  using compare_policy = Compare;
-  static constexpr double k = 0.79788456080286535588;  // sqrt(2 / pi)
-  static constexpr double cubic = 0.044715;
-
-  template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr int rounds_for = detail::ring_compare_t<Compare, Ring>::template online_rounds<Ring> + Exp::template rounds_for<E> +
-                                    2 + 1 + 2 * (RecipIters - 1) + 1 + 1 + (detail::dealer_trunc_v<E> ? 5 + 2 * (RecipIters - 1) : 0);
-  static constexpr int online_rounds = rounds_for<>;
-  template <class E = Fixed<16>, class Ring = Z2k<64>>
-  static constexpr std::uint64_t bytes_sent(std::size_t n) {
-    constexpr std::uint64_t w = sizeof(typename Ring::word_type);
-    const std::uint64_t words = 1 + 2 + 2 + static_cast<std::uint64_t>(Exp::words_per_element) + 3 * (RecipIters - 1) + 2 + 2 +
-                                (detail::dealer_trunc_v<E> ? 5 + 2 * (RecipIters - 1) + 1 + static_cast<std::uint64_t>(Exp::squarings) : 0);
-    return detail::ring_compare_t<Compare, Ring>::template bytes_sent<Ring>(n) + words * n * w;
-  }
-  template <class Ring = Z2k<64>, unsigned F = 16>
-  static constexpr double input_bound = 14.0;
-
-  /// The same approximations in double precision.
-  static double approx(double x) noexcept {
-    const double z = 2 * k * (x + cubic * x * x * x);
-    const double d = 1.0 + Exp::approx(-std::abs(z));
-    double r = 0.75;
-    for (int i = 0; i < RecipIters; ++i) r = r * (2 - r * d);
-    const double sig = z < 0 ? 1 - r : r;
-    return x * sig;
-  }
-
-  template <class T, class Ring, class P, class C, class Ctx>
-  static Shared<T, Ring, P, C> eval(const Shared<T, Ring, P, C>& x, Ctx& ctx) {
-    static_assert(detail::is_fixed_encoding_v<T>, "secformer: GeLU of a fixed-point input");
-    using S = Shared<T, Ring, P, C>;
-    using SI = Shared<Int, Ring, P, C>;
-    auto g = ctx.scope("gelu");
-    detail::check_input_range(x, input_bound<Ring, T::frac_bits>, "CrypTenGelu");
-    const S x2 = square(x, ctx);
-    const S x3 = mul(x2, x, ctx);
-    const S z = truncate(x * (2 * k) + x3 * (2 * k * cubic), ctx);  // 2y: tanh(y) = 2 sigmoid(2y) - 1
-    // CrypTen's sigmoid ("reciprocal" method).
-    const SI b = ltz<detail::ring_compare_t<Compare, Ring>>(z, ctx);
-    const SI sign = 1.0 - b * 2;
-    const S p = mul(sign, z, ctx);                   // |z|
-    const S d = Exp::eval(-p, ctx) + 1.0;            // in [1, 2]
-    S r = truncate(d * (-0.5625), ctx) + 1.5;       // first Newton step from 0.75: 0.75 (2 - 0.75 d)
-    for (int i = 1; i < RecipIters; ++i) {
-      const S rd = mul(square(r, ctx), d, ctx);     // r + (r - r^2 d), as CrypTen
-      r = r + r - rd;
-    }
-    const S sig = (1.0 - r) + mul(1.0 - b, r * 2 - 1.0, ctx);
-    return mul(x, sig, ctx);
-  }
-};
-using CrypTenGelu = BasicCrypTenGelu<>;
 
 // =====================================================================================================
 /// GeLU with the policy Policy; without one (void), the context's suite's gelu if it names one,

@@ -168,7 +168,8 @@ xt::xarray<double> reference(const xt::xarray<double>& x, const xt::xarray<doubl
 
 template <class S>
 void check_input(const S& x) {
-  static_assert(std::is_same_v<typename S::ring_type, Z2k<64>>, "secformer: layernorm needs Z2k<64> (see layernorm.hpp)");
+  static_assert(std::is_same_v<typename S::ring_type, Z2k<64>>, "secformer: layernorm needs Z2k<64>: its variance range "
+                "1e-3..1e4 needs products of about 2^60 ring units at 2F bits, beyond a 32-bit ring");
   static_assert(S::encoding_type::frac_bits >= 8 && S::encoding_type::frac_bits <= rsq::fy,
                 "secformer: layernorm needs 8..20 fractional bits");
   SECFORMER_ASSERT(x.dimension() >= 1 && x.shape()[x.dimension() - 1] >= 2, "layernorm over a last axis of fewer than 2 entries");
@@ -240,9 +241,7 @@ struct BasicSecFormerLayerNorm {
     if constexpr (P::is_solo) {
       for (std::size_t i = 0; i < rows; ++i) {
         const double var = std::ldexp(static_cast<double>(static_cast<std::int64_t>(v.data()[i])), -static_cast<int>(2 * F)) / unit;
-        if (!(var >= range_min && var <= range_max))
-          throw range_error("secformer: SecFormerLayerNorm: row variance + eps " + std::to_string(var) +
-                            " outside the documented range [" + std::to_string(range_min) + ", " + std::to_string(range_max) + "]");
+        detail::check_range(var, range_min, range_max, "SecFormerLayerNorm (row variance + eps)");
       }
     }
     v *= W(1) << s;
@@ -383,7 +382,12 @@ using CrypTenLayerNorm = BasicCrypTenLayerNorm<>;
 /// Without an explicit policy, the context's suite chooses (SecFormerLayerNorm if it has none).
 template <class Policy = void, class S, class G, class B, class Ctx>
 S layernorm(const S& x, const G& gamma, const B& beta, Ctx& ctx, double eps = 1e-12) {
-  return detail::pick_policy_t<Policy, Ctx, detail::suite_layernorm_t, SecFormerLayerNorm>::eval(x, gamma, beta, ctx, eps);
+  if constexpr (std::is_same_v<typename S::ring_type, Z2k<64>>) {
+    return detail::pick_policy_t<Policy, Ctx, detail::suite_layernorm_t, SecFormerLayerNorm>::eval(x, gamma, beta, ctx, eps);
+  } else {
+    detail::ln::check_input(x);  // refuses the ring at compile time, with the reason
+    return x;
+  }
 }
 
 }  // namespace secformer

@@ -42,26 +42,9 @@ using SW = std::int64_t;
 /// Fractional bits of y inside the bracket path (before the final rounding to the encoding).
 inline constexpr unsigned fy = 20;
 
-/// Local (SecureML) truncation of one share word by s bits.
+/// Local (SecureML) truncation of one share word by s bits: trunc.hpp's local_shift in Z2k<64>.
 template <class P>
-inline W tr(W v, unsigned s) noexcept {
-  if (s == 0) return v;
-  if constexpr (P::id == 0) return static_cast<W>(static_cast<SW>(v) >> s);
-  else return static_cast<W>(-(static_cast<SW>(W(0) - v) >> s));
-}
-
-/// Simulation-only range check on real values (the share is the whole value in Solo).
-template <class P, class Enc, class Ring, class C>
-void check_range(const C& words, double lo, double hi, const char* what) {
-  if constexpr (P::is_solo) {
-    for (auto w : words) {
-      const double v = decode_one<Enc, Ring>(static_cast<typename Ring::word_type>(w));
-      if (!(v >= lo && v <= hi))
-        throw range_error(std::string("secformer: ") + what + ": input " + std::to_string(v) +
-                          " outside the documented range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    }
-  }
-}
+inline constexpr auto tr = local_shift<Z2k<64>, P>;
 
 /// Minimax factor m(q) = a0 + a1 q + a2 q^2 for 1/sqrt(q) on [2^(-1/(2s)) (1 - 2^-8), 2^(1/(2s)) (1 + 2^-8)]
 /// (relative error bound `err`, computed by Remez exchange).
@@ -224,6 +207,140 @@ struct BracketResult {
   xt::xarray<W> prod;    ///< {m, J + 1}: o_j X (raw, exact)
 };
 
+/// Round 1 of the bracket: opens c = V + 2^62 + r (r the dealer's mask).
+template <class P, class Ctx>
+std::vector<W> bracket_open(const W* v, const W* r, std::size_t m, Ctx& ctx) {
+  std::vector<W> c(m), theirs(m);
+  for (std::size_t e = 0; e < m; ++e) {
+    c[e] = v[e] + r[e];
+    if constexpr (P::id == 0) c[e] += W(1) << 62;
+  }
+  ctx.exchange_words(std::span<const W>(c), std::span<W>(theirs));
+  for (std::size_t e = 0; e < m; ++e) c[e] += theirs[e];
+  return c;
+}
+
+/// X of the bracket: given (x), or V >> f exactly (up to -1) from the opening c as in trunc::Dealer.
+template <class P>
+std::vector<W> bracket_x(const std::vector<W>& c, const W* x, const material::RsqrtBracketMaterial::View<W>& mv, std::size_t m,
+                         unsigned f) {
+  std::vector<W> xv(m);
+  if (x) {
+    std::copy(x, x + m, xv.begin());
+    return xv;
+  }
+  const W* hi = mv.r_high();
+  const W* msb = mv.r_msb();
+  const W low = (W(1) << 63) - 1;
+  const W h = W(1) << (63 - f), off = W(1) << (62 - f);
+  for (std::size_t e = 0; e < m; ++e) {
+    const W cm = c[e] >> 63;
+    W val = h * (msb[e] * (W(1) - W(2) * cm)) - hi[e];
+    if constexpr (P::id == 0) val += h * cm + ((c[e] & low) >> f) - off;
+    xv[e] = val;
+  }
+  return xv;
+}
+
+/// Packs element e's masked comparison variables (7 bits per point, L points point(l)) into msg,
+/// from the dealer's chunk tables tab of that element (prefix: scratch of chunks (table_words + 1)).
+template <class Point>
+void bracket_pack_vars(W* msg, const W* tab, W* prefix, std::size_t e, std::size_t L, Point&& point) {
+  namespace bk = material::bracket;
+  for (unsigned ch = 0; ch < bk::chunks; ++ch) {
+    const W* tb = tab + (e * bk::chunks + ch) * bk::table_words;
+    W* pf = prefix + ch * (bk::table_words + 1);
+    pf[0] = 0;
+    for (unsigned w = 0; w < bk::table_words; ++w) pf[w + 1] = pf[w] ^ tb[w];
+  }
+  for (std::size_t l = 0; l < L; ++l) {
+    const W p = point(e, l);
+    unsigned bits = 0;
+    for (unsigned ch = 0; ch < bk::chunks; ++ch) {
+      const unsigned u = bk::chunk(p, ch);
+      const W* tb = tab + (e * bk::chunks + ch) * bk::table_words;
+      const W* pf = prefix + ch * (bk::table_words + 1);
+      const W word = tb[u / 64];
+      const unsigned eq = static_cast<unsigned>((word >> (u % 64)) & 1u);
+      const W below = pf[u / 64] ^ (word & ((W(1) << (u % 64)) - 1));
+      const unsigned lt = static_cast<unsigned>(std::popcount(below) & 1);
+      // variable 2 (chunks - 1 - ch) is L_ch, the next one E_ch (E_0 is not needed)
+      const unsigned li = 2 * (bk::chunks - 1 - ch);
+      bits |= lt << li;
+      if (ch > 0) bits |= eq << (li + 1);
+    }
+    const std::size_t base = (e * L + l) * bk::vars;
+    for (unsigned k = 0; k < bk::vars; ++k) msg[(base + k) / 64] |= static_cast<W>((bits >> k) & 1u) << ((base + k) % 64);
+  }
+}
+
+/// Arithmetic shares of LT~ and of LT~ s at one point (the same coefficients on two sets of dealer
+/// products pr, prs; the public term multiplies [s]) from its opened variables ev.
+struct LtPair {
+  W lt, lts;
+};
+template <class P>
+LtPair lt_share(unsigned ev, const W* pr, const W* prs, W s_share) {
+  namespace bk = material::bracket;
+  W acc = 0, accs = 0, pub = 0;
+  for (unsigned mono : bk::monomials) {
+    for (unsigned t = mono;; t = (t - 1) & mono) {
+      const unsigned rest = mono & ~t;
+      if ((ev & rest) == rest) {
+        if (t == 0) {
+          pub += 1;
+        } else {
+          const int j = bk::subsets.index[t];
+          const bool neg = std::popcount(t & ev) & 1;
+          acc += neg ? W(0) - pr[j] : pr[j];
+          accs += neg ? W(0) - prs[j] : prs[j];
+        }
+      }
+      if (t == 0) break;
+    }
+  }
+  if constexpr (P::id == 0) acc += pub;
+  accs += pub * s_share;
+  return {acc, accs};
+}
+
+/// Element e's one-hot bucket o (J + 1 words) and o X (os) from the opened variables msg (nw words
+/// of bits, then X - s per element), c and the dealer's products (B, Bs: scratch of J words).
+template <class P, class Point>
+void bracket_onehot(std::size_t e, const W* msg, std::size_t nw, const std::vector<W>& c, const W* sx, const W* prods,
+                    const W* prods_s, std::size_t J, Point&& point, W* B, W* Bs, W* o, W* os) {
+  namespace bk = material::bracket;
+  const std::size_t L = J + 1;
+  auto ebits = [&](std::size_t l) {
+    unsigned ev = 0;
+    const std::size_t base = (e * L + l) * bk::vars;
+    for (unsigned k = 0; k < bk::vars; ++k) ev |= static_cast<unsigned>((msg[(base + k) / 64] >> ((base + k) % 64)) & 1u) << k;
+    return ev;
+  };
+  auto at = [&](std::size_t l) { return lt_share<P>(ebits(l), prods + (e * L + l) * bk::products, prods_s + (e * L + l) * bk::products, sx[e]); };
+  LtPair ltb = at(J);
+  if (c[e] == ~W(0)) ltb = {(P::id == 0) ? W(1) : W(0), sx[e]};  // b = 2^64: LT = 1
+  for (std::size_t k = 0; k < J; ++k) {
+    const LtPair la = at(k);
+    const bool wrap = point(e, k) > c[e];  // [V + 2^62 < t_k] = LT(c + 1) - LT(a_k) + wrap
+    B[k] = ltb.lt - la.lt;
+    Bs[k] = ltb.lts - la.lts + (wrap ? sx[e] : W(0));
+    if constexpr (P::id == 0) B[k] += wrap ? 1 : 0;
+  }
+  // o_j and o_j s; then o_j X = o_j (X - s) + o_j s.
+  o[0] = B[0];
+  os[0] = Bs[0];
+  for (std::size_t k = 1; k < J; ++k) {
+    o[k] = B[k] - B[k - 1];
+    os[k] = Bs[k] - Bs[k - 1];
+  }
+  o[J] = W(0) - B[J - 1];
+  os[J] = sx[e] - Bs[J - 1];
+  if constexpr (P::id == 0) o[J] += 1;
+  const W ex = msg[nw + e];
+  for (std::size_t j = 0; j < L; ++j) os[j] += o[j] * ex;
+}
+
 /// The bracket of m values V (shares of nonnegative ring words below 2^61) and the products of its
 /// one-hot result with X (given, or when x is null V >> f from the opening itself). 2 rounds.
 template <class P, class Ctx>
@@ -232,136 +349,33 @@ BracketResult bracket(const W* v, const W* x, std::size_t m, const Plan& pl, uns
   const std::size_t J = pl.thresholds(), L = J + 1, nb = J + 1;
   SECFORMER_ASSERT((x == nullptr) == (f > 0), "rsqrt bracket: X is either given or truncated from V");
   auto mat = ctx.template material<material::RsqrtBracketMaterial, W>(material::Params{}.shape({m}).value(L).value(f));
-  const W* r = mat[0].data();
-  const W* sx = mat[1].data();
-  const W* rho = mat[3].data();  // this party's xor share of the packed mask bits (mat[2]: their source)
-  const W* tab = mat[4].data();
-  const W* prods = mat[5].data();
-  const W* prods_s = mat[6].data();
-  // Round 1: open c = V + 2^62 + r.
-  std::vector<W> c(m), theirs(m);
-  for (std::size_t e = 0; e < m; ++e) {
-    c[e] = v[e] + r[e];
-    if constexpr (P::id == 0) c[e] += W(1) << 62;
-  }
-  ctx.exchange_words(std::span<const W>(c), std::span<W>(theirs));
-  for (std::size_t e = 0; e < m; ++e) c[e] += theirs[e];
-  // X: given, or V >> f exactly (up to -1) as in trunc::Dealer.
-  std::vector<W> xv(m);
-  if (x) {
-    std::copy(x, x + m, xv.begin());
-  } else {
-    const W* hi = mat[7].data();
-    const W* msb = mat[8].data();
-    const W low = (W(1) << 63) - 1;
-    const W h = W(1) << (63 - f), off = W(1) << (62 - f);
-    for (std::size_t e = 0; e < m; ++e) {
-      const W cm = c[e] >> 63;
-      W val = h * (msb[e] * (W(1) - W(2) * cm)) - hi[e];
-      if constexpr (P::id == 0) val += h * cm + ((c[e] & low) >> f) - off;
-      xv[e] = val;
-    }
-  }
+  const material::RsqrtBracketMaterial::View<W> mv{mat};
+  const W* sx = mv.s();
+  // Round 1: open c = V + 2^62 + r; X given or truncated from V.
+  const std::vector<W> c = bracket_open<P>(v, mv.r(), m, ctx);
+  const std::vector<W> xv = bracket_x<P>(c, x, mv, m, f);
   // Round 2: the masked variables of every comparison (7 bits each), and X - s.
   const std::size_t nbits = m * L * bk::vars, nw = (nbits + 63) / 64;
   std::vector<W> msg(nw + m, 0), peer(nw + m);
   auto point = [&](std::size_t e, std::size_t l) -> W { return l < J ? c[e] - pl.t[l] + 1 : c[e] + 1; };
   std::vector<W> prefix(bk::chunks * (bk::table_words + 1));
   for (std::size_t e = 0; e < m; ++e) {
-    for (unsigned ch = 0; ch < bk::chunks; ++ch) {
-      const W* tb = tab + (e * bk::chunks + ch) * bk::table_words;
-      W* pf = prefix.data() + ch * (bk::table_words + 1);
-      pf[0] = 0;
-      for (unsigned w = 0; w < bk::table_words; ++w) pf[w + 1] = pf[w] ^ tb[w];
-    }
-    for (std::size_t l = 0; l < L; ++l) {
-      const W p = point(e, l);
-      unsigned bits = 0;
-      for (unsigned ch = 0; ch < bk::chunks; ++ch) {
-        const unsigned u = bk::chunk(p, ch);
-        const W* tb = tab + (e * bk::chunks + ch) * bk::table_words;
-        const W* pf = prefix.data() + ch * (bk::table_words + 1);
-        const W word = tb[u / 64];
-        const unsigned eq = static_cast<unsigned>((word >> (u % 64)) & 1u);
-        const W below = pf[u / 64] ^ (word & ((W(1) << (u % 64)) - 1));
-        const unsigned lt = static_cast<unsigned>(std::popcount(below) & 1);
-        // variable 2 (chunks - 1 - ch) is L_ch, the next one E_ch (E_0 is not needed)
-        const unsigned li = 2 * (bk::chunks - 1 - ch);
-        bits |= lt << li;
-        if (ch > 0) bits |= eq << (li + 1);
-      }
-      const std::size_t base = (e * L + l) * bk::vars;
-      for (unsigned k = 0; k < bk::vars; ++k) msg[(base + k) / 64] |= static_cast<W>((bits >> k) & 1u) << ((base + k) % 64);
-    }
+    bracket_pack_vars(msg.data(), mv.tables(), prefix.data(), e, L, point);
     msg[nw + e] = xv[e] - sx[e];
   }
+  const W* rho = mv.rho();  // this party's xor share of the packed mask bits
   for (std::size_t i = 0; i < nw; ++i) msg[i] ^= rho[i];
   ctx.exchange_words(std::span<const W>(msg), std::span<W>(peer));
   for (std::size_t i = 0; i < nw; ++i) msg[i] ^= peer[i];
   for (std::size_t e = 0; e < m; ++e) msg[nw + e] += peer[nw + e];
-  // Arithmetic shares of LT~ and of LT~ s at every point (the same coefficients on two sets of
-  // dealer products; the public term multiplies [s]).
-  struct Pair {
-    W lt, lts;
-  };
-  auto lt_share = [&](unsigned ev, const W* pr, const W* prs, W s_share) -> Pair {
-    W acc = 0, accs = 0, pub = 0;
-    for (unsigned mono : bk::monomials) {
-      for (unsigned t = mono;; t = (t - 1) & mono) {
-        const unsigned rest = mono & ~t;
-        if ((ev & rest) == rest) {
-          if (t == 0) {
-            pub += 1;
-          } else {
-            const int j = bk::subsets.index[t];
-            const bool neg = std::popcount(t & ev) & 1;
-            acc += neg ? W(0) - pr[j] : pr[j];
-            accs += neg ? W(0) - prs[j] : prs[j];
-          }
-        }
-        if (t == 0) break;
-      }
-    }
-    if constexpr (P::id == 0) acc += pub;
-    accs += pub * s_share;
-    return {acc, accs};
-  };
+  // The one-hot buckets and their products with X, element by element.
   BracketResult out;
   out.onehot = xt::xarray<W>(std::vector<std::size_t>{m, nb});
   out.prod = xt::xarray<W>(std::vector<std::size_t>{m, nb});
   std::vector<W> B(J), Bs(J);
-  for (std::size_t e = 0; e < m; ++e) {
-    auto ebits = [&](std::size_t l) {
-      unsigned ev = 0;
-      const std::size_t base = (e * L + l) * bk::vars;
-      for (unsigned k = 0; k < bk::vars; ++k) ev |= static_cast<unsigned>((msg[(base + k) / 64] >> ((base + k) % 64)) & 1u) << k;
-      return ev;
-    };
-    auto at = [&](std::size_t l) { return lt_share(ebits(l), prods + (e * L + l) * bk::products, prods_s + (e * L + l) * bk::products, sx[e]); };
-    Pair ltb = at(J);
-    if (c[e] == ~W(0)) ltb = {(P::id == 0) ? W(1) : W(0), sx[e]};  // b = 2^64: LT = 1
-    for (std::size_t k = 0; k < J; ++k) {
-      const Pair la = at(k);
-      const bool wrap = point(e, k) > c[e];  // [V + 2^62 < t_k] = LT(c + 1) - LT(a_k) + wrap
-      B[k] = ltb.lt - la.lt;
-      Bs[k] = ltb.lts - la.lts + (wrap ? sx[e] : W(0));
-      if constexpr (P::id == 0) B[k] += wrap ? 1 : 0;
-    }
-    // o_j and o_j s; then o_j X = o_j (X - s) + o_j s.
-    W* o = out.onehot.data() + e * nb;
-    W* os = out.prod.data() + e * nb;
-    o[0] = B[0];
-    os[0] = Bs[0];
-    for (std::size_t k = 1; k < J; ++k) {
-      o[k] = B[k] - B[k - 1];
-      os[k] = Bs[k] - Bs[k - 1];
-    }
-    o[J] = W(0) - B[J - 1];
-    os[J] = sx[e] - Bs[J - 1];
-    if constexpr (P::id == 0) o[J] += 1;
-    const W ex = msg[nw + e];
-    for (std::size_t j = 0; j < nb; ++j) os[j] += o[j] * ex;
-  }
+  for (std::size_t e = 0; e < m; ++e)
+    bracket_onehot<P>(e, msg.data(), nw, c, sx, mv.products(), mv.products_s(), J, point, B.data(), Bs.data(),
+                      out.onehot.data() + e * nb, out.prod.data() + e * nb);
   return out;
 }
 
@@ -467,12 +481,13 @@ struct GoldschmidtRsqrt<BracketStart<Steps, MinLog2, MaxLog2>, T> {
 
   template <class E, class Ring, class P, class C, class Ctx>
   static Shared<E, Ring, P, C> eval(const Shared<E, Ring, P, C>& x, Ctx& ctx) {
-    static_assert(Ring::bits == 64, "secformer: the bracket rsqrt needs Z2k<64> (see rsqrt.hpp)");
+    static_assert(Ring::bits == 64, "secformer: the bracket rsqrt needs Z2k<64>: it works on 62-bit values, and a 32-bit ring "
+                  "holds neither its input range nor the products of that dynamic range");
     constexpr unsigned F = E::frac_bits;
     static_assert(F >= 8 && F <= detail::rsq::fy, "secformer: the bracket rsqrt needs 8..20 fractional bits");
     using W = detail::rsq::W;
     auto g = ctx.scope("rsqrt");
-    detail::rsq::check_range<P, E, Ring>(x.share(), range_min, range_max, "GoldschmidtRsqrt");
+    detail::solo_check_range(x, range_min, range_max, "GoldschmidtRsqrt");
     const auto& pl = plan<F>();
     const std::size_t m = x.size();
     xt::xarray<W> xw(std::vector<std::size_t>{m});
@@ -544,7 +559,7 @@ struct GoldschmidtRsqrt<EtaStart<LogEta>, T> {
     using Ring = typename S::ring_type;
     using P = typename S::party_type;
     auto g = ctx.scope("rsqrt");
-    detail::rsq::check_range<P, E, Ring>(x.share(), range_min(), range_max(), "GoldschmidtRsqrt<EtaStart>");
+    detail::solo_check_range(x, range_min(), range_max(), "GoldschmidtRsqrt<EtaStart>");
     S q = x;
     if constexpr (LogEta > 0) q = div_pow2(x, LogEta, ctx);
     if constexpr (LogEta < 0) q = x * (typename S::word_type(1) << -LogEta);
@@ -607,7 +622,7 @@ struct NewtonRsqrt {
     using Ring = typename S::ring_type;
     using P = typename S::party_type;
     auto g = ctx.scope("rsqrt");
-    detail::rsq::check_range<P, E, Ring>(x.share(), range_min, range_max, "NewtonRsqrt");
+    detail::solo_check_range(x, range_min, range_max, "NewtonRsqrt");
     const S e = exp<Exp>((-div_pow2(x, 1, ctx)) - 0.2, ctx);
     S y = truncate(e * 2.2, ctx) + 0.2 - div_pow2(x, 10, ctx);
     for (int i = 0; i < Iters; ++i) {

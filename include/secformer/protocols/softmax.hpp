@@ -147,7 +147,8 @@ struct BasicQuad2Softmax {
     using Tr = typename T::trunc_policy;
     constexpr int F = static_cast<int>(T::frac_bits);
     static_assert(F > 0, "secformer: softmax needs a fixed-point encoding");
-    static_assert(Ring::bits == 64, "secformer: the softmaxes need Z2k<64> (see softmax.hpp)");
+    static_assert(Ring::bits == 64, "secformer: the softmaxes need Z2k<64>: in Z2k<32> every product must stay below 2^30 ring units "
+                  "(values below 64 at 2F = 24 bits), which (x + 5)^2 and the reciprocal's K / S exceed");
     auto g = ctx.scope("softmax");
     const auto info = detail::smx::rows_of<W>(x.shape(), mask);
     xt::xarray<double> scale(info.row_shape);
@@ -272,7 +273,8 @@ struct BasicCrypTenSoftmax {
     using Tr = typename T::trunc_policy;
     constexpr int F = static_cast<int>(T::frac_bits);
     static_assert(F > 0, "secformer: softmax needs a fixed-point encoding");
-    static_assert(Ring::bits == 64, "secformer: the softmaxes need Z2k<64> (see softmax.hpp)");
+    static_assert(Ring::bits == 64, "secformer: the softmaxes need Z2k<64>: CrypTen's exp needs 16 fractional bits, which "
+                  "leave no room for products in Z2k<32> (2F must stay below 31)");
     auto g = ctx.scope("softmax");
     const auto info = detail::smx::rows_of<W>(x.shape(), mask);
     if constexpr (S::party_type::is_solo) {

@@ -17,6 +17,7 @@
 #include "div.hpp"
 #include "exp.hpp"
 #include "gelu.hpp"
+#include "gelu_baselines.hpp"
 #include "layernorm.hpp"
 #include "rsqrt.hpp"
 #include "softmax.hpp"

@@ -9,6 +9,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <xtensor/xarray.hpp>
@@ -29,6 +32,53 @@ double local_truncation_risk(const typename Ring::word_type* v, std::size_t n) n
   double s = 0;
   for (std::size_t i = 0; i < n; ++i) s += std::abs(static_cast<double>(static_cast<S>(v[i])));
   return std::ldexp(s, -static_cast<int>(Ring::bits));
+}
+
+/// Local (SecureML) truncation of one share word by k bits, the one used by trunc::Local and by
+/// the protocols that fuse it into their loops: party 0 (and the simulation) shifts its share
+/// arithmetically, party 1 shifts the negated share and negates back.
+template <class Ring, class P>
+constexpr typename Ring::word_type local_shift(typename Ring::word_type v, unsigned k) noexcept {
+  using W = typename Ring::word_type;
+  using S = typename Ring::signed_type;
+  if constexpr (P::id == 0) return static_cast<W>(static_cast<S>(v) >> k);
+  else return static_cast<W>(-(static_cast<S>(W(0) - v) >> k));
+}
+
+/// A bound or value of a range message: whole numbers without decimals, others with 6 digits.
+inline std::string range_number(double v) {
+  char buf[64];
+  if (v == std::floor(v) && std::abs(v) < 1e18) std::snprintf(buf, sizeof buf, "%.0f", v);
+  else std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+/// The simulation's range failure, one message for every protocol: "secformer: <who>: input <v>
+/// outside the documented range [lo, hi]" (the two-party run cannot see its inputs).
+[[noreturn]] inline void throw_outside_range(std::string_view who, double v, double lo, double hi) {
+  throw range_error("secformer: " + std::string(who) + ": input " + range_number(v) + " outside the documented range [" +
+                    range_number(lo) + ", " + range_number(hi) + "]");
+}
+
+/// Checks one real value against the documented range [lo, hi] (NaN fails).
+inline void check_range(double v, double lo, double hi, std::string_view who) {
+  if (!(v >= lo && v <= hi)) throw_outside_range(who, v, lo, hi);
+}
+
+/// Simulation-only range check of a share: in Solo the share is the whole value, so every element
+/// is decoded and checked (entries where `skip`, same size, may be null, is nonzero are not); the
+/// parties check nothing.
+template <class S>
+void solo_check_range(const S& x, double lo, double hi, std::string_view who, const unsigned char* skip = nullptr) {
+  if constexpr (S::party_type::is_solo) {
+    using E = typename S::encoding_type;
+    using R = typename S::ring_type;
+    const auto* w = x.share().data();
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (skip && skip[i]) continue;
+      check_range(decode_one<E, R>(w[i]), lo, hi, who);
+    }
+  }
 }
 }  // namespace detail
 
@@ -65,11 +115,7 @@ Shared<Out, Ring, P, C> truncate_by(const Shared<T, Ring, P, C>& x, unsigned shi
     const W* in = x.share().data();
     const std::size_t n = x.size();
     if constexpr (P::is_solo && std::is_same_v<Policy, trunc::Local>) ctx.add_truncation_risk(detail::local_truncation_risk<Ring>(in, n));
-    if constexpr (P::id == 0) {
-      for (std::size_t i = 0; i < n; ++i) o[i] = static_cast<W>(static_cast<S>(in[i]) >> shift);
-    } else {
-      for (std::size_t i = 0; i < n; ++i) o[i] = static_cast<W>(-(static_cast<S>(W(0) - in[i]) >> shift));
-    }
+    for (std::size_t i = 0; i < n; ++i) o[i] = detail::local_shift<Ring, P>(in[i], shift);
     return Shared<Out, Ring, P, C>(std::move(out));
   } else {
     static_assert(std::is_same_v<Policy, trunc::Dealer>, "secformer: unknown truncation policy");
