@@ -71,11 +71,11 @@ namespace secformer::nn {
 /// A layer's policy: the explicit one, or (void) the context's suite's, else the library default
 /// (the same resolution as sf::gelu, sf::softmax, sf::layernorm and sf::ltz: protocols/policy.hpp).
 template <class Policy, class Ctx>
-using gelu_policy_t = secformer::detail::pick_policy_t<Policy, Ctx, secformer::detail::suite_gelu_t, SecFormerGelu>;
+using gelu_policy_t = secformer::detail::gelu_policy_t<Policy, Ctx>;
 template <class Policy, class Ctx>
-using softmax_policy_t = secformer::detail::pick_policy_t<Policy, Ctx, secformer::detail::suite_softmax_t, Quad2Softmax>;
+using softmax_policy_t = secformer::detail::softmax_policy_t<Policy, Ctx>;
 template <class Policy, class Ctx>
-using layernorm_policy_t = secformer::detail::pick_policy_t<Policy, Ctx, secformer::detail::suite_layernorm_t, SecFormerLayerNorm>;
+using layernorm_policy_t = secformer::detail::layernorm_policy_t<Policy, Ctx>;
 template <class Policy, class Ctx>
 using compare_policy_t = secformer::detail::compare_policy_t<Policy, Ctx>;
 

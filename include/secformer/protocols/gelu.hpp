@@ -452,6 +452,7 @@ struct BasicSecFormerGelu {
     } else {
       const double tx = threshold * detail::sqrt2;
       detail::RideAlongContext<Ctx, detail::MaskedInputOpening<W>> rctx(ctx, ride);
+      static_assert(protocol_context<decltype(rctx)>, "secformer: the ride-along view models protocol_context");
       auto bits = ltz_many<Cmp>(std::vector<Shared<T, Ring, P, C>>{x + tx, x - tx}, rctx);
       rctx.finish();
       out.c0s = std::move(bits[0].share());
@@ -520,12 +521,17 @@ struct BasicSecFormerGelu {
 using SecFormerGelu = BasicSecFormerGelu<>;
 
 // =====================================================================================================
-/// GeLU with the policy Policy; without one (void), the context's suite's gelu if it names one,
-/// else SecFormerGelu. The single point where the default is chosen.
+namespace detail {
+/// The single point where the default GeLU policy is chosen: Policy, else (void) the context's
+/// suite's gelu if it names one, else SecFormerGelu.
+template <class Policy, class Ctx>
+using gelu_policy_t = pick_policy_t<Policy, Ctx, suite_gelu_t, SecFormerGelu>;
+}  // namespace detail
+
+/// GeLU with the policy Policy (void: detail::gelu_policy_t's choice).
 template <class Policy = void, class S, class Ctx>
 S gelu(const S& x, Ctx& ctx) {
-  using Pol = detail::pick_policy_t<Policy, Ctx, detail::suite_gelu_t, SecFormerGelu>;
-  return Pol::eval(x, ctx);
+  return detail::gelu_policy_t<Policy, Ctx>::eval(x, ctx);
 }
 
 }  // namespace secformer

@@ -378,12 +378,18 @@ struct BasicCrypTenLayerNorm {
 };
 using CrypTenLayerNorm = BasicCrypTenLayerNorm<>;
 
-/// LayerNorm over the last axis with the policy (default: SecFormer's, the bracket start).
-/// Without an explicit policy, the context's suite chooses (SecFormerLayerNorm if it has none).
+namespace detail {
+/// The single point where the default LayerNorm policy is chosen: Policy, else (void) the
+/// context's suite's layernorm, else SecFormerLayerNorm.
+template <class Policy, class Ctx>
+using layernorm_policy_t = pick_policy_t<Policy, Ctx, suite_layernorm_t, SecFormerLayerNorm>;
+}  // namespace detail
+
+/// LayerNorm over the last axis with the policy (void: detail::layernorm_policy_t's choice).
 template <class Policy = void, class S, class G, class B, class Ctx>
 S layernorm(const S& x, const G& gamma, const B& beta, Ctx& ctx, double eps = 1e-12) {
   if constexpr (std::is_same_v<typename S::ring_type, Z2k<64>>) {
-    return detail::pick_policy_t<Policy, Ctx, detail::suite_layernorm_t, SecFormerLayerNorm>::eval(x, gamma, beta, ctx, eps);
+    return detail::layernorm_policy_t<Policy, Ctx>::eval(x, gamma, beta, ctx, eps);
   } else {
     detail::ln::check_input(x);  // refuses the ring at compile time, with the reason
     return x;

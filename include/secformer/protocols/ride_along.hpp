@@ -137,6 +137,7 @@ class RideAlongContext {
   decltype(auto) stats() noexcept { return inner_->stats(); }
   decltype(auto) pair_prg() noexcept { return inner_->pair_prg(); }
   std::uint64_t new_handle() noexcept { return inner_->new_handle(); }
+  void add_truncation_risk(double expected_failures) { inner_->add_truncation_risk(expected_failures); }
 
   /// Completes the ride: opens its words in a round of their own if no exchange carried them.
   void finish() {

@@ -555,9 +555,6 @@ struct GoldschmidtRsqrt<EtaStart<LogEta>, T> {
 
   template <class S, class Ctx>
   static S eval(const S& x, Ctx& ctx) {
-    using E = typename S::encoding_type;
-    using Ring = typename S::ring_type;
-    using P = typename S::party_type;
     auto g = ctx.scope("rsqrt");
     detail::solo_check_range(x, range_min(), range_max(), "GoldschmidtRsqrt<EtaStart>");
     S q = x;
@@ -618,9 +615,6 @@ struct NewtonRsqrt {
 
   template <class S, class Ctx>
   static S eval(const S& x, Ctx& ctx) {
-    using E = typename S::encoding_type;
-    using Ring = typename S::ring_type;
-    using P = typename S::party_type;
     auto g = ctx.scope("rsqrt");
     detail::solo_check_range(x, range_min, range_max, "NewtonRsqrt");
     const S e = exp<Exp>((-div_pow2(x, 1, ctx)) - 0.2, ctx);

@@ -92,6 +92,24 @@ inline xt::xarray<double> mask_full(const xt::xarray<double>& x, const xt::xarra
   if (!mask) return xt::ones<double>(sh);
   return xt::xarray<double>(xt::broadcast(*mask, sh));
 }
+
+/// The public face every softmax policy shares: approx, exact and eval, each with and without a
+/// public 0/1 mask, forwarding to the policy's approx_impl, exact_impl and eval_impl (a null mask
+/// pointer: no mask). A policy derives from Api<itself> and befriends it.
+template <class Policy>
+struct Api {
+  /// The approximation in double precision.
+  static xt::xarray<double> approx(const xt::xarray<double>& x) { return Policy::approx_impl(x, nullptr); }
+  static xt::xarray<double> approx(const xt::xarray<double>& x, const xt::xarray<double>& mask) { return Policy::approx_impl(x, &mask); }
+  /// The function the policy approximates, in double precision.
+  static xt::xarray<double> exact(const xt::xarray<double>& x) { return Policy::exact_impl(x, nullptr); }
+  static xt::xarray<double> exact(const xt::xarray<double>& x, const xt::xarray<double>& mask) { return Policy::exact_impl(x, &mask); }
+
+  template <class S, class Ctx>
+  static S eval(const S& x, Ctx& ctx) { return Policy::eval_impl(x, nullptr, ctx); }
+  template <class S, class Ctx>
+  static S eval(const S& x, const xt::xarray<double>& mask, Ctx& ctx) { return Policy::eval_impl(x, &mask, ctx); }
+};
 }  // namespace detail::smx
 
 // ------------------------------------------------------------------------------------------------
@@ -106,7 +124,7 @@ inline xt::xarray<double> mask_full(const xt::xarray<double>& x, const xt::xarra
 /// | range  | per row, the mean of (x + 5)^2 over the unmasked entries in [1/4, 1024] (Solo throws outside)
 /// BasicQuad2Softmax<Reciprocal, C>: any reciprocal policy and constant c; no comparison, no exp, no max.
 template <class Reciprocal = GoldschmidtReciprocal<9, 10, 12>, double C = 5.0>
-struct BasicQuad2Softmax {
+struct BasicQuad2Softmax : detail::smx::Api<BasicQuad2Softmax<Reciprocal, C>> {
   using reciprocal_policy = Reciprocal;
   static constexpr double c = C;
   /// Documented range of the row mean of (x + c)^2 (the reciprocal's input).
@@ -126,19 +144,10 @@ struct BasicQuad2Softmax {
     return sizeof(typename Ring::word_type) * (2 * rows * n + rows * static_cast<std::size_t>(Reciprocal::dealer_words_per_element));
   }
 
-  /// The approximation in double precision (the reciprocal's iteration included).
-  static xt::xarray<double> approx(const xt::xarray<double>& x) { return approx_impl(x, nullptr); }
-  static xt::xarray<double> approx(const xt::xarray<double>& x, const xt::xarray<double>& mask) { return approx_impl(x, &mask); }
-  /// Exact 2Quad in double precision.
-  static xt::xarray<double> exact(const xt::xarray<double>& x) { return exact_impl(x, nullptr); }
-  static xt::xarray<double> exact(const xt::xarray<double>& x, const xt::xarray<double>& mask) { return exact_impl(x, &mask); }
-
-  template <class S, class Ctx>
-  static S eval(const S& x, Ctx& ctx) { return eval_impl(x, nullptr, ctx); }
-  template <class S, class Ctx>
-  static S eval(const S& x, const xt::xarray<double>& mask, Ctx& ctx) { return eval_impl(x, &mask, ctx); }
+  // approx (the reciprocal's iteration included), exact (2Quad itself) and eval: detail::smx::Api.
 
  private:
+  friend struct detail::smx::Api<BasicQuad2Softmax>;
   template <class S, class Ctx>
   static S eval_impl(const S& x, const xt::xarray<double>* mask, Ctx& ctx) {
     using T = typename S::encoding_type;
@@ -213,7 +222,7 @@ using MPCFormerSoftmax = BasicQuad2Softmax<NewtonReciprocal<10, 3>>;
 /// Rounds and bytes depend on n: online_rounds_for<Ring>(n) = Compare::max_rounds(n) + 8 + 28 + 1
 /// (online_rounds: n = 128). With MaskedCompare<> instead: 72 rounds, 104 B per element.
 template <class Compare = CrypTenCompare, class Reciprocal = NewtonReciprocal<10, 0>, class Exp = CrypTenExp>
-struct BasicCrypTenSoftmax {
+struct BasicCrypTenSoftmax : detail::smx::Api<BasicCrypTenSoftmax<Compare, Reciprocal, Exp>> {
   using compare_policy = Compare;
   using reciprocal_policy = Reciprocal;
   using exp_policy = Exp;
@@ -252,18 +261,10 @@ struct BasicCrypTenSoftmax {
                     static_cast<std::uint64_t>(Reciprocal::dealer_words_per_element) * rows + rows * n);
   }
 
-  static xt::xarray<double> approx(const xt::xarray<double>& x) { return approx_impl(x, nullptr); }
-  static xt::xarray<double> approx(const xt::xarray<double>& x, const xt::xarray<double>& mask) { return approx_impl(x, &mask); }
-  /// Exact (masked) softmax in double precision.
-  static xt::xarray<double> exact(const xt::xarray<double>& x) { return exact_impl(x, nullptr); }
-  static xt::xarray<double> exact(const xt::xarray<double>& x, const xt::xarray<double>& mask) { return exact_impl(x, &mask); }
-
-  template <class S, class Ctx>
-  static S eval(const S& x, Ctx& ctx) { return eval_impl(x, nullptr, ctx); }
-  template <class S, class Ctx>
-  static S eval(const S& x, const xt::xarray<double>& mask, Ctx& ctx) { return eval_impl(x, &mask, ctx); }
+  // approx, exact (the masked softmax itself) and eval: detail::smx::Api.
 
  private:
+  friend struct detail::smx::Api<BasicCrypTenSoftmax>;
   template <class S, class Ctx>
   static S eval_impl(const S& x, const xt::xarray<double>* mask, Ctx& ctx) {
     using T = typename S::encoding_type;
@@ -344,15 +345,22 @@ struct PumaSoftmax : BasicCrypTenSoftmax<> {};
 
 // ------------------------------------------------------------------------------------------------
 
-/// Softmax over the last axis with the policy (default: the context's suite's, else SecFormer's 2Quad).
+namespace detail {
+/// The single point where the default softmax policy is chosen: Policy, else (void) the context's
+/// suite's softmax, else SecFormer's 2Quad (Quad2Softmax).
+template <class Policy, class Ctx>
+using softmax_policy_t = pick_policy_t<Policy, Ctx, suite_softmax_t, Quad2Softmax>;
+}  // namespace detail
+
+/// Softmax over the last axis with the policy (void: detail::softmax_policy_t's choice).
 template <class Policy = void, class S, class Ctx>
 S softmax(const S& x, Ctx& ctx) {
-  return detail::pick_policy_t<Policy, Ctx, detail::suite_softmax_t, Quad2Softmax>::eval(x, ctx);
+  return detail::softmax_policy_t<Policy, Ctx>::eval(x, ctx);
 }
 /// Softmax over the last axis with a public 0/1 mask (broadcast to x's shape; 1 = attend).
 template <class Policy = void, class S, class Ctx>
 S softmax(const S& x, const xt::xarray<double>& mask, Ctx& ctx) {
-  return detail::pick_policy_t<Policy, Ctx, detail::suite_softmax_t, Quad2Softmax>::eval(x, mask, ctx);
+  return detail::softmax_policy_t<Policy, Ctx>::eval(x, mask, ctx);
 }
 
 }  // namespace secformer

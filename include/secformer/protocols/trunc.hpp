@@ -102,7 +102,6 @@ void solo_check_range(const S& x, double lo, double hi, std::string_view who, co
 template <class Out, class Policy, class T, class Ring, class P, class C, class Ctx>
 Shared<Out, Ring, P, C> truncate_by(const Shared<T, Ring, P, C>& x, unsigned shift, Ctx& ctx) {
   using W = typename Ring::word_type;
-  using S = typename Ring::signed_type;
   constexpr unsigned l = Ring::bits;
   if (shift == 0) return Shared<Out, Ring, P, C>(x.share());
   if constexpr (std::is_same_v<Policy, trunc::Local> || P::is_solo) {
