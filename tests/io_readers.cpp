@@ -675,3 +675,331 @@ TEST_CASE("hf: checkpoints written by Hugging Face read back exactly", "[.hf]") 
   compare_tensors(f16, json::Value{half_f16});
   compare_tensors(bf16, json::Value{half_bf16});
 }
+
+// ---- GLUE: the nine tasks' TSV readers and the metrics (include/secformer/io/glue.hpp, metrics.hpp).
+#include <limits>
+#include <optional>
+
+#include <secformer/io/glue.hpp>
+#include <secformer/io/metrics.hpp>
+
+namespace {
+
+namespace glue = secformer::io::glue;
+namespace metrics = secformer::io::metrics;
+using Catch::Matchers::WithinAbs;
+
+/// Reads `text` as task `t` from a file `name` in `dir`.
+glue::Dataset read_tsv(const TempDir& dir, glue::Task t, const std::string& name, const std::string& text) {
+  return glue::read(t, dir.write(name, text));
+}
+/// The error message of reading `text` as task `t` ("" if it read).
+std::string tsv_error(const TempDir& dir, glue::Task t, const std::string& name, const std::string& text) {
+  try {
+    (void)read_tsv(dir, t, name, text);
+  } catch (const secformer::usage_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("glue: each task's train/dev and test layouts read back", "[io][glue]") {
+  const TempDir dir("glue_layouts");
+  using glue::Task;
+
+  SECTION("CoLA: train/dev without a header, test with index sentence") {
+    // CRLF on one line, a quote kept as text, an empty mark column, empty lines at the end.
+    const auto d = read_tsv(dir, Task::cola, "cola_dev.tsv",
+                            "gj04\t1\t\tOur friends won't buy this analysis, let alone the next one we propose.\n"
+                            "gj04\t0\t*\tThey drank the pub.\r\n"
+                            "cj99\t1\t\t\"Fiddle,\" she said.\n\n\n");
+    CHECK(d.labeled);
+    REQUIRE(d.examples.size() == 3);
+    CHECK(d.examples[0].text_a == "Our friends won't buy this analysis, let alone the next one we propose.");
+    CHECK(d.examples[0].label == std::optional<std::size_t>(1));
+    CHECK_FALSE(d.examples[0].text_b.has_value());
+    CHECK_FALSE(d.examples[0].score.has_value());
+    CHECK(d.examples[1].text_a == "They drank the pub.");
+    CHECK(d.examples[1].label == std::optional<std::size_t>(0));
+    CHECK(d.examples[2].text_a == "\"Fiddle,\" she said.");
+    CHECK(d.examples[2].line == 3);
+    CHECK(d.labels() == std::vector<std::size_t>{1, 0, 1});
+    CHECK_THROWS_WITH(d.scores(), Contains("classification"));
+
+    const auto t = read_tsv(dir, Task::cola, "cola_test.tsv", "index\tsentence\n0\tBill whistled past the house.\n1\tThe car honked.\n");
+    CHECK_FALSE(t.labeled);
+    REQUIRE(t.examples.size() == 2);
+    CHECK(t.examples[1].text_a == "The car honked.");
+    CHECK_FALSE(t.examples[1].label.has_value());
+    CHECK(t.examples[1].line == 3);
+    CHECK_THROWS_WITH(t.labels(), Contains("test file"));
+  }
+  SECTION("SST-2") {
+    const auto d = read_tsv(dir, Task::sst2, "sst2.tsv", "sentence\tlabel\nit 's a charming and often affecting journey . \t1\n\"unflinchingly bleak and desperate \t0\n");
+    REQUIRE(d.examples.size() == 2);
+    CHECK(d.examples[0].text_a == "it 's a charming and often affecting journey . ");  // not trimmed
+    CHECK(d.examples[1].text_a == "\"unflinchingly bleak and desperate ");              // an unmatched quote is text
+    CHECK(d.labels() == std::vector<std::size_t>{1, 0});
+    const auto t = read_tsv(dir, Task::sst2, "sst2_test.tsv", "index\tsentence\n0\tuneasy mishmash of styles and genres .\n");
+    CHECK_FALSE(t.labeled);
+    CHECK(t.examples.at(0).text_a == "uneasy mishmash of styles and genres .");
+  }
+  SECTION("MRPC, with a byte-order mark and CRLF") {
+    const auto d = read_tsv(dir, Task::mrpc, "mrpc.tsv",
+                            "\xEF\xBB\xBFQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\r\n"
+                            "1\t702876\t702977\tAmrozi accused his brother.\tReferring to him as only \"the witness\".\r\n"
+                            "0\t2108705\t2108831\tYucaipa owned Dominick 's.\tYucaipa bought Dominick 's in 1995.\r\n");
+    REQUIRE(d.examples.size() == 2);
+    CHECK(d.examples[0].text_a == "Amrozi accused his brother.");
+    CHECK(d.examples[0].text_b == std::optional<std::string>("Referring to him as only \"the witness\"."));
+    CHECK(d.labels() == std::vector<std::size_t>{1, 0});
+    const auto t = read_tsv(dir, Task::mrpc, "mrpc_test.tsv", "index\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t1089874\t1089925\tPCCW 's chief.\tCurrent Chief.\n");
+    CHECK_FALSE(t.labeled);
+    CHECK(t.examples.at(0).text_b == std::optional<std::string>("Current Chief."));
+  }
+  SECTION("QQP") {
+    const auto d = read_tsv(dir, Task::qqp, "qqp.tsv",
+                            "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+                            "133273\t213221\t213222\tHow is the life of a math student?\tWhich level of prepration is enough?\t0\n"
+                            "402555\t536040\t536041\tHow do I control my horny emotions?\tHow do you control your horniness?\t1\n");
+    REQUIRE(d.examples.size() == 2);
+    CHECK(d.examples[1].text_a == "How do I control my horny emotions?");
+    CHECK(d.examples[1].text_b == std::optional<std::string>("How do you control your horniness?"));
+    CHECK(d.labels() == std::vector<std::size_t>{0, 1});
+    const auto t = read_tsv(dir, Task::qqp, "qqp_test.tsv", "id\tquestion1\tquestion2\n0\tWhy?\tWhy not?\n");
+    CHECK(t.examples.at(0).text_a == "Why?");
+    CHECK(t.examples.at(0).text_b == std::optional<std::string>("Why not?"));
+  }
+  SECTION("STS-B: scores as doubles") {
+    const std::string h = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2";
+    const auto d = read_tsv(dir, Task::stsb, "stsb.tsv",
+                            h + "\tscore\n"
+                                "0\tmain-captions\tMSRvid\t2012test\t0000\tnone\tnone\tA man with a hard hat is dancing.\tA man wearing a hard hat is dancing.\t5.000\n"
+                                "1\tmain-captions\tMSRvid\t2012test\t0002\tnone\tnone\tA young child is riding a horse.\tA child is riding a horse.\t4.750\n"
+                                "2\tmain-news\tdeft-news\t2014\t0003\tnone\tnone\tThe cat sat.\tStocks fell.\t0\n");
+    CHECK(d.labeled);
+    REQUIRE(d.examples.size() == 3);
+    CHECK(d.examples[0].text_a == "A man with a hard hat is dancing.");
+    CHECK(d.examples[0].text_b == std::optional<std::string>("A man wearing a hard hat is dancing."));
+    CHECK_FALSE(d.examples[0].label.has_value());
+    CHECK(d.scores() == std::vector<double>{5.0, 4.75, 0.0});
+    CHECK_THROWS_WITH(d.labels(), Contains("STS-B"));
+    const auto t = read_tsv(dir, Task::stsb, "stsb_test.tsv", h + "\n0\tmain-captions\tMSRvid\t2012test\t0024\tnone\tnone\tA girl is styling her hair.\tA girl is brushing her hair.\n");
+    CHECK_FALSE(t.labeled);
+    CHECK_FALSE(t.examples.at(0).score.has_value());
+    CHECK(t.examples.at(0).text_b == std::optional<std::string>("A girl is brushing her hair."));
+  }
+  SECTION("MNLI: train (label1), dev matched/mismatched (label1..label5), test") {
+    const std::string h = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2";
+    const std::string parses = "\t( ( x ) )\t( ( y ) )\t(ROOT (S x))\t(ROOT (S y))\t";
+    const auto tr = read_tsv(dir, Task::mnli, "mnli_train.tsv",
+                             h + "\tlabel1\tgold_label\n" + "0\t31193\t31193n\tgovernment" + parses + "Conceptually cream skimming.\tProduct and geography.\tneutral\tneutral\n" +
+                                 "1\t101457\t101457e\ttelephone" + parses + "you know during the season\tYou lose the things.\tentailment\tentailment\n");
+    REQUIRE(tr.examples.size() == 2);
+    CHECK(tr.examples[0].text_a == "Conceptually cream skimming.");
+    CHECK(tr.examples[0].text_b == std::optional<std::string>("Product and geography."));
+    CHECK(tr.labels() == std::vector<std::size_t>{1, 0});
+    const auto dev = read_tsv(dir, Task::mnli, "dev_mismatched.tsv",
+                              h + "\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label\n" + "0\t63735\t63735n\tslate" + parses +
+                                  "The new rights are nice.\tEveryone really likes them.\tneutral\tentailment\tneutral\tneutral\tneutral\tcontradiction\n");
+    CHECK(dev.labels() == std::vector<std::size_t>{2});  // gold_label, the last column
+    const auto t = read_tsv(dir, Task::mnli, "test_matched.tsv", h + "\n0\t31493\t31493\ttravel" + parses + "Hierbas, ans seco.\tThe drink is dark.\n");
+    CHECK_FALSE(t.labeled);
+    CHECK(t.examples.at(0).text_a == "Hierbas, ans seco.");
+  }
+  SECTION("QNLI, RTE, WNLI") {
+    const auto q = read_tsv(dir, Task::qnli, "qnli.tsv",
+                            "index\tquestion\tsentence\tlabel\n0\tWhat came into force?\tThe law came into force.\tentailment\n"
+                            "1\tWhat is the name?\tUnrelated.\tnot_entailment\n");
+    CHECK(q.labels() == std::vector<std::size_t>{0, 1});
+    CHECK(q.examples[0].text_a == "What came into force?");
+    CHECK(q.examples[0].text_b == std::optional<std::string>("The law came into force."));
+    const auto r = read_tsv(dir, Task::rte, "rte.tsv", "index\tsentence1\tsentence2\tlabel\n0\tNo Weapons of Mass Destruction Found.\tWeapons found.\tnot_entailment\n");
+    CHECK(r.labels() == std::vector<std::size_t>{1});
+    const auto w = read_tsv(dir, Task::wnli, "wnli.tsv", "index\tsentence1\tsentence2\tlabel\n0\tI stuck a pin.\tThe pin had a hole.\t1\n1\tJohn saw Bill.\tBill saw John.\t0\n");
+    CHECK(w.labels() == std::vector<std::size_t>{1, 0});
+    CHECK(w.examples[1].text_b == std::optional<std::string>("Bill saw John."));
+    for (const Task k : {Task::qnli, Task::rte, Task::wnli}) {
+      const std::string head = k == Task::qnli ? "index\tquestion\tsentence\n" : "index\tsentence1\tsentence2\n";
+      const auto t = read_tsv(dir, k, "test.tsv", head + "0\tA.\tB.\n");
+      CHECK_FALSE(t.labeled);
+      CHECK(t.examples.at(0).text_b == std::optional<std::string>("B."));
+    }
+  }
+  SECTION("parse() over bytes, the source in messages") {
+    const auto d = glue::parse(Task::sst2, "sentence\tlabel\nok\t1", "mem.tsv");  // no final newline
+    CHECK(d.source == "mem.tsv");
+    CHECK(d.examples.at(0).text_a == "ok");
+    CHECK_THROWS_WITH(glue::parse(Task::sst2, "sentence\tlabel\nok\t2", "mem.tsv"), Contains("mem.tsv:2"));
+  }
+}
+
+TEST_CASE("glue: malformed files fail naming the file and the line", "[io][glue]") {
+  const TempDir dir("glue_errors");
+  using glue::Task;
+  const std::string rte_head = "index\tsentence1\tsentence2\tlabel\n";
+
+  std::string e = tsv_error(dir, Task::rte, "cols.tsv", rte_head + "0\tA.\tB.\tentailment\n1\tA.\tB with\ta tab.\tentailment\n");
+  CHECK_THAT(e, Contains("cols.tsv:3:") && Contains("5 columns") && Contains("has 4"));
+  e = tsv_error(dir, Task::rte, "short.tsv", rte_head + "0\tA.\tentailment\n");
+  CHECK_THAT(e, Contains("short.tsv:2:") && Contains("3 columns"));
+  e = tsv_error(dir, Task::cola, "cola_cols.tsv", "gj04\t1\t\tFine.\ngj04\t1\tMissing a column.\n");
+  CHECK_THAT(e, Contains("cola_cols.tsv:2:") && Contains("3 columns") && Contains("train/dev layout has 4"));
+
+  e = tsv_error(dir, Task::rte, "label.tsv", rte_head + "0\tA.\tB.\tentailment\n1\tA.\tB.\tneutral\n");
+  CHECK_THAT(e, Contains("label.tsv:3:") && Contains("\"neutral\"") && Contains("entailment, not_entailment"));
+  e = tsv_error(dir, Task::sst2, "sst.tsv", "sentence\tlabel\ngood\t1.0\n");
+  CHECK_THAT(e, Contains("sst.tsv:2:") && Contains("\"1.0\""));
+  e = tsv_error(dir, Task::mnli, "mnli.tsv",
+                "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label\n"
+                "0\t1\t1n\tg\tx\ty\tx\ty\tA.\tB.\tneutral\tNeutral\n");
+  CHECK_THAT(e, Contains("mnli.tsv:2:") && Contains("gold_label \"Neutral\""));
+  e = tsv_error(dir, Task::cola, "cola_label.tsv", "gj04\t2\t\tA.\n");
+  CHECK_THAT(e, Contains("cola_label.tsv:1:") && Contains("\"2\""));
+
+  const std::string sts_head = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n";
+  for (const std::string bad : {"5.5", "-1", "abc", "", "3.0x", "1e0", "nan"}) {
+    e = tsv_error(dir, Task::stsb, "sts.tsv", sts_head + "0\tg\tf\ty\to\tn\tn\tA.\tB.\t2.5\n1\tg\tf\ty\to\tn\tn\tA.\tB.\t" + bad + "\n");
+    CHECK_THAT(e, Contains("sts.tsv:3:") && Contains("[0, 5]"));
+  }
+
+  e = tsv_error(dir, Task::sst2, "head.tsv", "sentence\tlabels\ngood\t1\n");
+  CHECK_THAT(e, Contains("head.tsv:1:") && Contains("not a SST-2 header") && Contains("\"sentence<TAB>labels\"") && Contains("\"sentence<TAB>label\""));
+  e = tsv_error(dir, Task::qnli, "rte_as_qnli.tsv", rte_head + "0\tA.\tB.\tentailment\n");
+  CHECK_THAT(e, Contains("rte_as_qnli.tsv:1:") && Contains("not a QNLI header"));
+  e = tsv_error(dir, Task::mrpc, "mrpc.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\n1\t1\t2\tA.\n");
+  CHECK_THAT(e, Contains("mrpc.tsv:1:") && Contains("not a MRPC header"));
+  e = tsv_error(dir, Task::mnli, "mnli_head.tsv",
+                "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel2\tgold_label\n");
+  CHECK_THAT(e, Contains("mnli_head.tsv:1:") && Contains("not an MNLI header"));
+  e = tsv_error(dir, Task::cola, "cola_head.tsv", "index\tsentence\tlabel\n0\tA.\t1\n");
+  CHECK_THAT(e, Contains("cola_head.tsv:1:") && Contains("not a CoLA header"));
+
+  e = tsv_error(dir, Task::rte, "gap.tsv", rte_head + "0\tA.\tB.\tentailment\n\n1\tA.\tB.\tentailment\n");
+  CHECK_THAT(e, Contains("gap.tsv:3:") && Contains("empty line"));
+  CHECK_THAT(tsv_error(dir, Task::rte, "empty.tsv", ""), Contains("empty.tsv:1:") && Contains("empty"));
+  CHECK_THAT(tsv_error(dir, Task::rte, "blank.tsv", "\r\n\n"), Contains("blank.tsv:1:") && Contains("empty"));
+  CHECK_THAT(tsv_error(dir, Task::rte, "only_head.tsv", rte_head), Contains("only_head.tsv:1:") && Contains("no examples"));
+  e = tsv_error(dir, Task::rte, "utf8.tsv", rte_head + "0\tA.\tB\xC3(.\tentailment\n");
+  CHECK_THAT(e, Contains("utf8.tsv:2:") && Contains("invalid UTF-8"));
+  CHECK_THROWS_WITH(glue::read(Task::rte, dir.path / "missing.tsv"), Contains("missing.tsv"));
+  glue::Limits small;
+  small.max_file_bytes = 10;
+  CHECK_THROWS_WITH(glue::read(Task::rte, dir.write("big.tsv", rte_head + "0\tA.\tB.\tentailment\n"), small), Contains("big.tsv") && Contains("limit"));
+}
+
+TEST_CASE("glue: task descriptions, names, label ids and evaluation", "[io][glue]") {
+  using glue::Metric;
+  using glue::Task;
+  CHECK(glue::all_tasks.size() == 9);
+  for (const Task t : glue::all_tasks) {
+    const auto& i = glue::info(t);
+    CHECK(i.task == t);
+    CHECK(glue::task_from_name(i.name) == t);
+    CHECK(i.label_names.size() == i.num_labels);
+  }
+  const auto metrics_of = [](Task t) {
+    const auto m = glue::info(t).metrics;
+    return std::vector<Metric>(m.begin(), m.end());
+  };
+  CHECK(metrics_of(Task::cola) == std::vector<Metric>{Metric::matthews});
+  for (const Task t : {Task::sst2, Task::mnli, Task::qnli, Task::rte, Task::wnli}) CHECK(metrics_of(t) == std::vector<Metric>{Metric::accuracy});
+  for (const Task t : {Task::mrpc, Task::qqp}) CHECK(metrics_of(t) == std::vector<Metric>{Metric::accuracy, Metric::f1});
+  CHECK(metrics_of(Task::stsb) == std::vector<Metric>{Metric::pearson, Metric::spearman});
+  CHECK(glue::info(Task::stsb).regression);
+  CHECK(glue::info(Task::stsb).num_labels == 1);
+  CHECK(glue::info(Task::mnli).num_labels == 3);
+  CHECK_FALSE(glue::info(Task::sst2).pair);
+  CHECK(glue::info(Task::rte).pair);
+  CHECK(glue::info(Task::sst2).name == "SST-2");
+  CHECK(glue::metric_name(Metric::matthews) == "matthews");
+
+  CHECK(glue::task_from_name("sst2") == Task::sst2);
+  CHECK(glue::task_from_name("STS-B") == Task::stsb);
+  CHECK(glue::task_from_name("stsb") == Task::stsb);
+  CHECK(glue::task_from_name("mnli-mm") == Task::mnli);
+  CHECK(glue::task_from_name("CoLA") == Task::cola);
+  CHECK_THROWS_WITH(glue::task_from_name("squad"), Contains("unknown task \"squad\""));
+
+  CHECK(glue::label_id(Task::mnli, "entailment") == 0);
+  CHECK(glue::label_id(Task::mnli, "neutral") == 1);
+  CHECK(glue::label_id(Task::mnli, "contradiction") == 2);
+  CHECK(glue::label_id(Task::qnli, "not_entailment") == 1);
+  CHECK(glue::label_id(Task::cola, "1") == 1);
+  CHECK_THROWS_WITH(glue::label_id(Task::rte, "neutral"), Contains("no label \"neutral\""));
+  CHECK_THROWS_WITH(glue::label_id(Task::stsb, "0"), Contains("regression"));
+
+  // MRPC: accuracy and F1 (tp 3, fp 2, fn 1: F1 = 6/9); values from scikit-learn.
+  const std::vector<std::size_t> g{1, 0, 1, 1, 0, 0, 1, 0}, p{1, 0, 0, 1, 1, 0, 1, 1};
+  const auto s = glue::evaluate(Task::mrpc, g, p);
+  REQUIRE(s.size() == 2);
+  CHECK(s[0].metric == Metric::accuracy);
+  CHECK_THAT(s[0].value, WithinAbs(5.0 / 8.0, 1e-15));
+  CHECK(s[1].metric == Metric::f1);
+  CHECK_THAT(s[1].value, WithinAbs(0.6666666666666666, 1e-15));
+  const auto c = glue::evaluate(Task::cola, g, p);
+  REQUIRE(c.size() == 1);
+  CHECK_THAT(c[0].value, WithinAbs(0.2581988897471611, 1e-15));
+  const std::vector<std::size_t> three{0, 1, 2};
+  CHECK_THROWS_WITH(glue::evaluate(Task::rte, three, three), Contains("gold label 2") && Contains("2 labels"));
+  CHECK_THROWS_WITH(glue::evaluate(Task::stsb, g, p), Contains("regression"));
+  const std::vector<double> x{1, 2, 3, 4, 5.5}, y{2.1, 3.9, 6.2, 7.8, 11.1};
+  const auto r = glue::evaluate(Task::stsb, x, y);
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].metric == Metric::pearson);
+  CHECK_THAT(r[0].value, WithinAbs(0.9988928600593365, 1e-14));
+  CHECK(r[1].metric == Metric::spearman);
+  CHECK_THAT(r[1].value, WithinAbs(1.0, 1e-15));
+  CHECK_THROWS_WITH(glue::evaluate(Task::sst2, x, y), Contains("classification"));
+}
+
+TEST_CASE("metrics: accuracy, F1, Matthews, Pearson, Spearman against scikit-learn and SciPy", "[io][metrics]") {
+  // Reference values: sklearn.metrics.{accuracy_score, f1_score, matthews_corrcoef} and
+  // scipy.stats.{pearsonr, spearmanr} (scikit-learn 1.9.1, SciPy 1.17.1), checked by hand where
+  // short: binary MCC (3*2 - 2*1) / sqrt(5*4*4*3).
+  using V = std::vector<std::size_t>;
+  using D = std::vector<double>;
+  CHECK_THAT(metrics::accuracy(V{0, 1, 1, 0, 1, 2}, V{0, 1, 0, 0, 2, 2}), WithinAbs(4.0 / 6.0, 1e-15));
+  CHECK(metrics::accuracy(V{3}, V{3}) == 1.0);
+
+  const V g{1, 0, 1, 1, 0, 0, 1, 0}, p{1, 0, 0, 1, 1, 0, 1, 1};
+  CHECK_THAT(metrics::f1(g, p), WithinAbs(0.6666666666666666, 1e-15));
+  CHECK(metrics::f1(V{0, 0, 0}, V{0, 0, 0}) == 0.0);  // no positive anywhere: 0, as scikit-learn
+  CHECK(metrics::f1(V{1, 1}, V{0, 0}) == 0.0);
+  CHECK(metrics::f1(V{1, 0}, V{1, 0}) == 1.0);
+  CHECK_THROWS_WITH(metrics::f1(V{0, 2}, V{0, 1}), Contains("gold label 1 is 2"));
+  CHECK_THROWS_WITH(metrics::f1(V{0, 1}, V{0, 5}), Contains("prediction 1 is 5"));
+
+  CHECK_THAT(metrics::matthews(g, p), WithinAbs(4.0 / std::sqrt(240.0), 1e-15));
+  CHECK_THAT(metrics::matthews(g, p), WithinAbs(0.2581988897471611, 1e-15));
+  CHECK_THAT(metrics::matthews(V{0, 1, 2, 0, 1, 2, 0, 2, 2, 1}, V{0, 2, 1, 0, 1, 2, 1, 2, 0, 1}), WithinAbs(0.4090909090909091, 1e-15));
+  CHECK_THAT(metrics::matthews(V{7, 1000000, 7, 7}, V{7, 1000000, 1000000, 7}), WithinAbs(0.5773502691896258, 1e-15));
+  CHECK(metrics::matthews(V{0, 1, 1}, V{1, 1, 1}) == 0.0);  // zero denominator: 0, as scikit-learn
+  CHECK(metrics::matthews(V{1, 1, 1}, V{1, 1, 1}) == 0.0);
+  CHECK_THAT(metrics::matthews(V{0, 1, 0, 1}, V{1, 0, 1, 0}), WithinAbs(-1.0, 1e-15));
+  CHECK(metrics::matthews(V{0, 1, 2}, V{0, 1, 2}) == 1.0);
+
+  CHECK_THAT(metrics::pearson(D{1, 2, 3, 4, 5.5}, D{2.1, 3.9, 6.2, 7.8, 11.1}), WithinAbs(0.9988928600593365, 1e-14));
+  const D xs{1, 2, 2, 3, 4, 4, 4}, ys{3, 1, 2, 2, 5, 4, 6};
+  CHECK_THAT(metrics::pearson(xs, ys), WithinAbs(0.7078611180371773, 1e-14));
+  CHECK_THAT(metrics::spearman(xs, ys), WithinAbs(0.7080514800462759, 1e-14));  // ties: average ranks
+  CHECK_THAT(metrics::spearman(D{1, 2, 3, 4}, D{10, 5, 2, -1}), WithinAbs(-1.0, 1e-15));
+  CHECK_THAT(metrics::pearson(D{1, 2}, D{3, 5}), WithinAbs(1.0, 1e-15));
+  CHECK(std::isnan(metrics::pearson(D{1, 2, 3}, D{2, 2, 2})));  // a constant side: NaN, as SciPy
+  CHECK(std::isnan(metrics::spearman(D{2, 2, 2}, D{1, 2, 3})));
+
+  for (const auto& err : {std::string("accuracy"), std::string("f1"), std::string("matthews")}) {
+    const auto call = [&](const V& a, const V& b) {
+      return err == "accuracy" ? metrics::accuracy(a, b) : err == "f1" ? metrics::f1(a, b) : metrics::matthews(a, b);
+    };
+    CHECK_THROWS_WITH(call(V{}, V{}), Contains(err) && Contains("empty"));
+    CHECK_THROWS_WITH(call(V{0, 1}, V{0}), Contains(err) && Contains("2 gold values but 1 predictions"));
+  }
+  CHECK_THROWS_WITH(metrics::pearson(D{}, D{}), Contains("pearson") && Contains("empty"));
+  CHECK_THROWS_WITH(metrics::spearman(D{1, 2}, D{1, 2, 3}), Contains("spearman") && Contains("2 gold values but 3 predictions"));
+  CHECK_THROWS_WITH(metrics::pearson(D{1}, D{1}), Contains("at least two"));
+  CHECK_THROWS_WITH(metrics::pearson(D{1, std::numeric_limits<double>::quiet_NaN()}, D{1, 2}), Contains("gold value 1 is not finite"));
+  CHECK_THROWS_WITH(metrics::spearman(D{1, 2}, D{std::numeric_limits<double>::infinity(), 2}), Contains("prediction 0 is not finite"));
+}
