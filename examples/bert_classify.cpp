@@ -25,7 +25,16 @@
 // Output: the logits and the label (id2label); a BertModel checkpoint (no classifier) has no
 // logits: the final hidden states are printed instead. --json prints one line
 // {"ids": [...], "token_types": [...], "logits": [...], "label": "..."} (+ "hidden": [[...]] with
-// --hidden or for a BertModel). Only in-process roles: no TCP roles (p0/p1/dealer) yet.
+// --hidden or for a BertModel).
+// Roles over TCP (the network, TLS and key flags of examples/common/cli.hpp; defaults
+// 127.0.0.1:7600 peer, :7601 dealer):
+//   bert_classify dealer [net flags]
+//   bert_classify p0 --model DIR --pad-to N [--suite S] [net flags]          the model owner
+//   bert_classify p1 --model DIR --pad-to N [--suite S] [--json] [--hidden] [net flags] TEXT [PAIR]
+// p1 (the client) reads only config.json and the vocabulary (no weight), pads its text to the
+// public length N (truncating to N), inputs its attention mask, which both open (public: 1 round),
+// and its one-hot tokens; only p1 learns the outputs (reveal_to). p0 needs the architecture from
+// config.json's "architectures" (or it must be a classifier) and refuses a checkpoint that disagrees.
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -35,13 +44,17 @@
 #include <type_traits>
 #include <vector>
 
+#include <secformer/net.hpp>
 #include <secformer/nn/hf.hpp>
 #include <secformer/protocols/suite.hpp>
 #include <secformer/run.hpp>
 #include <secformer/text/wordpiece.hpp>
 
+#include "common/cli.hpp"
+
 namespace sf = secformer;
 namespace nn = secformer::nn;
+namespace cli = examples::cli;
 
 namespace {
 
@@ -56,7 +69,9 @@ const char* const usage_text =
     "  --pad-to N       pad with [PAD] to N tokens (attention mask 0 on the padding)\n"
     "  --seed N         fixed seed of solo/secure (tests); default: keys from the operating system\n"
     "  --json           one line of JSON: ids, token_types, logits, label (hidden with --hidden)\n"
-    "  --hidden         print the final hidden states too\n";
+    "  --hidden         print the final hidden states too\n"
+    "roles over TCP:   bert_classify dealer | p0 --model DIR --pad-to N | p1 --model DIR --pad-to N [...] TEXT [PAIR]\n"
+    "                  (the same --suite and --pad-to on p0 and p1)\n";
 
 struct Args {
   std::string model;
@@ -70,41 +85,41 @@ struct Args {
   std::vector<std::string> texts;
 };
 
-std::uint64_t number(const std::string& flag, const std::string& v) {
-  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 18)
-    throw sf::usage_error(flag + " needs a non-negative integer, found \"" + v + "\"");
-  return std::stoull(v);
-}
+std::uint64_t number(const std::string& flag, const std::string& v) { return cli::parse_number(flag, v); }
 
-Args parse(int argc, char** argv) {
+/// Parses the options from argv[first]; network flags go to `net` when given (roles), else they
+/// are unknown options.
+Args parse(int argc, char** argv, int first, cli::NetFlags* net) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string s = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw sf::usage_error(s + " needs a value");
-      return argv[++i];
-    };
+  cli::Args args(argc, argv, first);
+  while (!args.done()) {
+    const std::string s = args.next();
     if (s == "--help" || s == "-h") {
-      std::cout << usage_text;
+      std::cout << usage_text << cli::net_help;
       std::exit(0);
-    } else if (s == "--model") a.model = value();
-    else if (s == "--mode") a.mode = value();
-    else if (s == "--suite") a.suite = value();
-    else if (s == "--max-length") a.max_length = number(s, value());
-    else if (s == "--pad-to") a.pad_to = number(s, value());
-    else if (s == "--seed") a.seed = number(s, value());
+    } else if (s == "--model") a.model = args.value(s);
+    else if (s == "--mode") a.mode = args.value(s);
+    else if (s == "--suite") a.suite = args.value(s);
+    else if (s == "--max-length") a.max_length = number(s, args.value(s));
+    else if (s == "--pad-to") a.pad_to = number(s, args.value(s));
+    else if (net && cli::net_flag(*net, s, args)) continue;
+    else if (s == "--seed") a.seed = number(s, args.value(s));
     else if (s == "--json") a.json = true;
     else if (s == "--hidden") a.hidden = true;
-    else if (s.size() > 1 && s[0] == '-' && s[1] == '-') throw sf::usage_error("unknown option " + s);
+    else if (s.size() > 1 && s[0] == '-' && s[1] == '-') throw sf::usage_error("unknown option " + cli::escape(s) + " (bert_classify --help)");
     else a.texts.push_back(s);
   }
-  if (a.model.empty()) throw sf::usage_error("--model DIR is required");
-  if (a.texts.empty() || a.texts.size() > 2) throw sf::usage_error("give one TEXT or a TEXT and its PAIR");
   if (a.mode != "exact" && a.mode != "approx" && a.mode != "solo" && a.mode != "secure")
-    throw sf::usage_error("--mode must be exact, approx, solo or secure, found \"" + a.mode + "\"");
+    throw sf::usage_error("--mode must be exact, approx, solo or secure, found \"" + cli::escape(a.mode) + "\"");
   if (a.suite != "secformer" && a.suite != "mpcformer" && a.suite != "puma" && a.suite != "crypten")
-    throw sf::usage_error("--suite must be secformer, mpcformer, puma or crypten, found \"" + a.suite + "\"");
+    throw sf::usage_error("--suite must be secformer, mpcformer, puma or crypten, found \"" + cli::escape(a.suite) + "\"");
   return a;
+}
+
+void require_model_and_text(const Args& a, bool text) {
+  if (a.model.empty()) throw sf::usage_error("--model DIR is required");
+  if (text && (a.texts.empty() || a.texts.size() > 2)) throw sf::usage_error("give one TEXT or a TEXT and its PAIR");
+  if (!text && !a.texts.empty()) throw sf::usage_error("this role takes no text");
 }
 
 struct Output {
@@ -226,9 +241,8 @@ std::string json_string(const std::string& s) {
   return r + "\"";
 }
 
-int run(const Args& a) {
-  // The owner's load checks the folder (config, every tensor) before anything runs.
-  const nn::HfBert m = nn::load_hf_bert(a.model);
+/// Tokenizes (truncating to max_length, padding to --pad-to) with the folder's vocabulary.
+std::pair<sf::text::Encoding, Input> tokenize(const Args& a, const nn::HfBert& m) {
   const auto tok = sf::text::WordPiece::from_pretrained(a.model);
   const std::size_t max_len = a.max_length.value_or(std::min<std::size_t>(512, m.config.max_positions));
   if (max_len > m.config.max_positions)
@@ -250,14 +264,27 @@ int run(const Args& a) {
     in.mask(i) = e.attention_mask[i];
     if (e.attention_mask[i] == 0) in.padded = true;
   }
+  return {std::move(e), std::move(in)};
+}
 
+void print_result(const Args& a, const sf::text::Encoding& e, const Input& in, const nn::HfBert& m, const Output& o);
+
+int run(const Args& a) {
+  require_model_and_text(a, true);
+  // The owner's load checks the folder (config, every tensor) before anything runs.
+  const nn::HfBert m = nn::load_hf_bert(a.model);
+  const auto [e, in] = tokenize(a, m);
   Output o;
   if (a.mode == "exact") o = run_exact(m, in);
   else if (a.suite == "secformer") o = run_suite<sf::SecFormerSuite>(a, m, in);
   else if (a.suite == "mpcformer") o = run_suite<sf::MPCFormerSuite>(a, m, in);
   else if (a.suite == "puma") o = run_suite<sf::PumaSuite>(a, m, in);
   else o = run_suite<sf::CrypTenSuite>(a, m, in);
+  print_result(a, e, in, m, o);
+  return 0;
+}
 
+void print_result(const Args& a, const sf::text::Encoding& e, const Input& in, const nn::HfBert& m, const Output& o) {
   std::string label;
   if (m.has_classifier() && o.logits.size() > 1) {
     std::size_t best = 0;
@@ -307,14 +334,100 @@ int run(const Args& a) {
     }
   }
   std::cout << os.str();
+}
+
+// ---- roles over TCP
+
+/// One party's program over TCP: party 0 holds `owner`, party 1 `in` (and pub, the config-only model).
+template <class Ctx>
+void role_program(Ctx& ctx, const nn::HfBert* owner, const nn::HfBert& pub, const Input* in, std::size_t n, Output* out) {
+  constexpr bool is_client = Ctx::id == 1;
+  const auto shapes = nn::hf_shapes(pub.config);
+  nn::ShareOptions opt;
+  if (!pub.has_classifier()) opt.skip = nn::skip_classifier;
+  const auto sw = [&] {
+    if constexpr (is_client) return nn::share_bundle(shapes, ctx, opt);
+    else return nn::share_bundle(owner->params, ctx, opt);
+  }();
+  const nn::Bert model(sw, pub.config);
+  // The attention mask is public (the padding's positions): party 1 inputs it, both open it.
+  const auto mask_share = [&] {
+    if constexpr (is_client) return ctx.input(sf::party<1>, in->mask);
+    else return ctx.input_shape(sf::party<1>, std::vector<std::size_t>{n});
+  }();
+  const nn::Tensor mask = ctx.reveal(mask_share);
+  bool padded = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (mask(i) != 0.0 && mask(i) != 1.0) throw sf::usage_error("the attention mask party 1 sent is not 0/1");
+    padded = padded || mask(i) == 0.0;
+  }
+  const nn::TokenIds placeholder{std::vector<std::size_t>(n, 0), {}};
+  const auto tokens = nn::share_tokens(sf::party<1>, is_client ? in->ids : placeholder, pub.config.vocab, pub.config.type_vocab, ctx);
+  const auto h = model.encode(tokens, padded ? &mask : nullptr, ctx);
+  auto hidden = ctx.reveal_to(sf::party<1>, h);
+  std::optional<nn::Tensor> logits;
+  if (pub.has_classifier()) logits = ctx.reveal_to(sf::party<1>, model.classify(h, ctx));
+  if constexpr (is_client) {
+    out->hidden = std::move(*hidden);
+    if (logits) out->logits = std::move(*logits);
+  }
+}
+
+template <class Suite>
+int run_role_suite(const std::string& role, const Args& a, const sf::NetConfig& cfg) {
+  const std::size_t n = *a.pad_to;
+  const nn::HfBert pub = nn::load_hf_bert_config(a.model);
+  if (n == 0 || n > pub.config.max_positions) throw sf::usage_error("--pad-to must be in 1..max_position_embeddings");
+  if (role == "p0") {
+    const nn::HfBert owner = nn::load_hf_bert(a.model);
+    if (owner.head != pub.head)
+      throw sf::usage_error("secformer: " + a.model + ": the checkpoint is a " + (owner.has_classifier() ? "BertForSequenceClassification" : "BertModel") +
+                            " but config.json does not say so in \"architectures\": party 1 could not know the shapes");
+    nn::require_attention<typename Suite::softmax>(owner.hf, a.suite);
+    nn::require_activation<typename Suite::gelu>(owner.hf, a.suite);
+    const sf::Stats st = sf::run_party<Suite>(sf::party<0>, cfg, [&](auto& ctx) { role_program(ctx, &owner, pub, nullptr, n, nullptr); });
+    std::cerr << "bert_classify p0: " << st.total().rounds << " rounds, " << st.total().bytes_sent << " B sent, " << st.total().dealer_bytes
+              << " dealer B\n";
+    return 0;
+  }
+  nn::require_attention<typename Suite::softmax>(pub.hf, a.suite);
+  nn::require_activation<typename Suite::gelu>(pub.hf, a.suite);
+  Args b = a;
+  b.max_length = std::min(a.max_length.value_or(n), n);
+  auto [e, in] = tokenize(b, pub);
+  Output o;
+  sf::run_party<Suite>(sf::party<1>, cfg, [&](auto& ctx) { role_program(ctx, nullptr, pub, &in, n, &o); });
+  print_result(a, e, in, pub, o);
   return 0;
+}
+
+int run_role(const std::string& role, int argc, char** argv) {
+  cli::NetFlags f;
+  f.net.peer_port = 7600;
+  f.net.dealer_port = 7601;
+  const Args a = parse(argc, argv, 2, &f);
+  cli::apply_policy(f, cli::Transport::tcp, {role});
+  cli::tls_for(f, role);
+  if (role == "dealer") {
+    if (!a.texts.empty() || !a.model.empty()) throw sf::usage_error("the dealer takes no model and no text");
+    sf::run_dealer(f.net);
+    return 0;
+  }
+  require_model_and_text(a, role == "p1");
+  if (!a.pad_to) throw sf::usage_error("roles need --pad-to N: the public sequence length, the same on p0 and p1");
+  if (a.suite == "secformer") return run_role_suite<sf::SecFormerSuite>(role, a, f.net);
+  if (a.suite == "mpcformer") return run_role_suite<sf::MPCFormerSuite>(role, a, f.net);
+  if (a.suite == "puma") return run_role_suite<sf::PumaSuite>(role, a, f.net);
+  return run_role_suite<sf::CrypTenSuite>(role, a, f.net);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    return run(parse(argc, argv));
+    const std::string first = argc > 1 ? argv[1] : "";
+    if (first == "p0" || first == "p1" || first == "dealer") return run_role(first, argc, argv);
+    return run(parse(argc, argv, 1, nullptr));
   } catch (const sf::usage_error& e) {
     std::cerr << "bert_classify: error: " << e.what() << "\n";
     return 2;

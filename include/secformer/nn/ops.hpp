@@ -23,6 +23,12 @@
 // SecFormerLayerNorm and DefaultCompare. An explicit policy overrides the suite. The resolution is
 // the protocols' own (detail::pick_policy_t, protocols/policy.hpp).
 //
+// Exact policies (plain only: ExactGelu, ExactGeluTanh, ExactSoftmax, ExactOf<P>, ExactLayerNorm,
+// ExactTanh, below): the exact functions as policies whose approx is exact, for a
+// PlainContext<Suite, Approx> model with explicit policies, e.g. a Hugging Face model as
+// transformers computes it, or a 2Quad student's own function (ExactOf<Quad2Softmax>), which
+// PlainContext<Suite, Exact> (the exp softmax always) cannot express.
+//
 // SigmoidTanh<Compare, Exp, Iters> (the pooler's tanh; not in the paper, which leaves the pooler
 //   out): tanh(x) = sign(x) (2 r - 1), r = 1 / (1 + exp(-2|x|)) = sigmoid(2|x|):
 //     b = [x < 0] (Compare), s = 1 - 2b, a = s x = |x| (1 round, bit product, exact),
