@@ -21,8 +21,8 @@
 // and bqkv = [bq | bk | bv] are assembled from query, key and value.
 //
 // A BertModel checkpoint (no classifier) loads too: has_classifier is false, the classifier bundle
-// stays empty (0 labels) and Bert::classify must not be called: callers use the hidden states
-// (or the pooled output, pooled() below). The head comes from config.json's "architectures" when
+// stays empty (0 labels) and Bert::classify must not be called (it is unavailable, not the pooled
+// output): callers use the final hidden states (what bert_classify prints for a BertModel). The head comes from config.json's "architectures" when
 // given, else from the presence of classifier.weight.
 #pragma once
 
@@ -246,12 +246,6 @@ void require_activation(const io::BertConfig& c, const std::string& suite_name) 
       throw usage_error("secformer: config.json's secformer.gelu is \"" + std::string(want_quad ? "quad" : "secformer") +
                         "\" but the suite " + suite_name + " computes another GeLU: refused");
   }
-}
-
-/// The pooled output tanh(h[CLS] W + b) (exact, doubles): BertModel's pooler_output.
-inline Tensor pooled(const HfBert& m, const Tensor& hidden) {
-  const Tensor x = plain::add_bias(plain::matmul(first_token(hidden), m.params.pooler.w), m.params.pooler.b);
-  return plain::map(x, [](double v) { return std::tanh(v); });
 }
 
 }  // namespace secformer::nn
