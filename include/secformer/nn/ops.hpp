@@ -23,6 +23,12 @@
 // SecFormerLayerNorm and DefaultCompare. An explicit policy overrides the suite. The resolution is
 // the protocols' own (detail::pick_policy_t, protocols/policy.hpp).
 //
+// Exact policies (plain only: ExactGelu, ExactGeluTanh, ExactSoftmax, ExactOf<P>, ExactLayerNorm,
+// ExactTanh, below): the exact functions as policies whose approx is exact, for a
+// PlainContext<Suite, Approx> model with explicit policies, e.g. a Hugging Face model as
+// transformers computes it, or a 2Quad student's own function (ExactOf<Quad2Softmax>), which
+// PlainContext<Suite, Exact> (the exp softmax always) cannot express.
+//
 // SigmoidTanh<Compare, Exp, Iters> (the pooler's tanh; not in the paper, which leaves the pooler
 //   out): tanh(x) = sign(x) (2 r - 1), r = 1 / (1 + exp(-2|x|)) = sigmoid(2|x|):
 //     b = [x < 0] (Compare), s = 1 - 2b, a = s x = |x| (1 round, bit product, exact),
@@ -129,6 +135,45 @@ struct SigmoidTanh {
     }
     return mul(sgn, r * 2 - 1.0, ctx);
   }
+};
+
+/// The exact functions as policies, for PlainContext<Suite, Approx> (whose layers apply
+/// Policy::approx): the model transformers computes (--mode exact of examples/bert_classify.cpp),
+/// or a 2Quad student's own function. Plain only (no eval on shares).
+///   ExactGelu       0.5 x (1 + erf(x / sqrt 2))                  (hidden_act "gelu")
+///   ExactGeluTanh   0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))  ("gelu_new")
+///   ExactSoftmax    exp(x - max) / sum over the unmasked entries (masked: 0, as Hugging Face's
+///                   additive finfo.min mask gives after exp)
+///   ExactOf<P>      P::exact (e.g. ExactOf<Quad2Softmax>: 2Quad without the reciprocal's iteration)
+///   ExactLayerNorm  (x - mean) / sqrt(var + eps) gamma + beta (biased variance, as torch)
+///   ExactTanh       std::tanh
+struct ExactGelu {
+  static double approx(double x) noexcept { return plain::gelu(x); }
+  static double exact(double x) noexcept { return plain::gelu(x); }
+};
+struct ExactGeluTanh {
+  static double approx(double x) noexcept {
+    return 0.5 * x * (1.0 + std::tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+  }
+  static double exact(double x) noexcept { return approx(x); }
+};
+struct ExactSoftmax {
+  static Tensor approx(const Tensor& x) { return plain::softmax(x, nullptr); }
+  static Tensor approx(const Tensor& x, const Tensor& mask) { return plain::softmax(x, &mask); }
+};
+template <class P>
+struct ExactOf {
+  static Tensor approx(const Tensor& x) { return P::exact(x); }
+  static Tensor approx(const Tensor& x, const Tensor& mask) { return P::exact(x, mask); }
+};
+struct ExactLayerNorm {
+  static Tensor approx(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+    return plain::layernorm(x, gamma, beta, eps);
+  }
+};
+struct ExactTanh {
+  static double approx(double x) noexcept { return std::tanh(x); }
+  static double exact(double x) noexcept { return std::tanh(x); }
 };
 
 /// The exact function an activation policy approximates: P::exact if it has one, else GeLU.
