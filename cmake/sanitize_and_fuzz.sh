@@ -17,11 +17,12 @@ t1=$(date +%s)
 echo "sanitizer build: $((t1 - t0)) s"
 # Only the Catch2 cases of secformer_tests (compile-fail, header and consumer checks need other
 # targets and are covered by the normal build; the real-model cases, data.fetch and nn_real, need
-# the downloaded cache and run in the normal build).
+# the downloaded cache and run in the normal build; the WordPiece oracle needs its checker,
+# secformer_wordpiece_check, which the normal build makes).
 # A small quarantine keeps the soak test's RSS bound meaningful (tests/net_soak.cpp).
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0:quarantine_size_mb=16"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-ctest --test-dir "$build" --output-on-failure -j2 --timeout 900 -E '^(compile_fail|headers|consumer)\.|^data\.fetch$|^nn_real$'
+ctest --test-dir "$build" --output-on-failure -j2 --timeout 900 -E '^(compile_fail|headers|consumer|wordpiece)\.|^data\.fetch$|^nn_real$'
 t2=$(date +%s)
 echo "sanitizer tests: $((t2 - t1)) s"
 bash tests/fuzz/run.sh "$build/fuzz" "$secs"
