@@ -2,7 +2,7 @@
 //   mul_raw(x, y), square_raw(x)   the raw product at the doubled scale (Scaled<E, 2F>), exact in the ring
 //   mul(x, y), square(x)           the same, then truncated with the encoding's policy (trunc.hpp)
 //   mul(b, x)                      an Int share (a bit, a count) times any share: no truncation
-//   mul_many_raw, open_vector      several independent products (openings) in one round
+//   mul_many_raw, detail::open_through      several independent products (openings) in one round
 // docs/protocols.md#linear-layers-and-fixed-weights.
 #pragma once
 
